@@ -1,0 +1,1 @@
+"""Services with no chat knowledge: accounts, identity, codes, verification, credit data, delivery."""

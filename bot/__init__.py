@@ -1,0 +1,1 @@
+"""Channels (Telegram, REST, terminal) and the process entry points; the composition root."""

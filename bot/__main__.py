@@ -1,0 +1,86 @@
+"""The `creditbot` command: serve, chat, db upgrade, and sandbox helpers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from backend.errors import ConfigurationError
+from backend.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="creditbot", description="Chat front door to the credit-report service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="HTTP (REST channel, sandbox pages), dispatcher, and Telegram if configured")
+    chat = sub.add_parser("chat", help="chat in this terminal")
+    chat.add_argument("--user", help="conversation name (default: $USER)")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    sandbox = sub.add_parser("sandbox", help="sandbox helpers")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    inbox = sandbox_sub.add_parser("inbox", help="SMS messages a sandbox phone received")
+    inbox.add_argument("phone")
+    sandbox_sub.add_parser("personas", help="list the sandbox personas and their bank cards")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(_run(args, settings))
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        from bot.server import serve
+
+        await serve(settings)
+    elif args.command == "chat":
+        from bot.cli_channel import chat
+
+        await chat(settings, args.user)
+    elif args.command == "db":
+        from backend.migrate import upgrade_async
+
+        await upgrade_async(settings.database_url)
+        print("database is up to date")
+    elif args.command == "sandbox":
+        return await _sandbox(args, settings)
+    return 0
+
+
+async def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.identity_rules import Ok, normalize_phone
+    from backend.services import build_services
+
+    services = build_services(settings)
+    try:
+        if args.sandbox_command == "inbox":
+            phone = normalize_phone(args.phone)
+            if not isinstance(phone, Ok):
+                print("not a mainland mobile number", file=sys.stderr)
+                return 2
+            for message in await services.sms.inbox(phone.value):  # type: ignore[attr-defined]
+                print(f"{message.sent_at.isoformat()}  {message.text}")
+        elif args.sandbox_command == "personas":
+            path = settings.data_dir / "fixtures" / "personas.json"
+            cards = json.loads(path.read_text(encoding="utf-8")).get("bank_cards", [])
+            for card in cards:
+                print(json.dumps(card, ensure_ascii=False))
+    finally:
+        await services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

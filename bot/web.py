@@ -1,0 +1,129 @@
+"""HTTP: the REST channel (Rasa's format), download links, health, sandbox pages, Telegram's webhook."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backend.bankcards import CardHolder
+from backend.identity_rules import ID_TYPES, Ok, normalize_card, normalize_document_number, normalize_name, normalize_phone
+from bot.errors import handle_safely
+from bot.wiring import App
+from dialogs.types import Turn
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_MESSAGE = 4096
+MAX_SENDER = 100
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json(request: Request) -> dict[str, Any] | None:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rest_routes(app: App) -> list[Route]:
+    async def webhook(request: Request) -> Response:
+        data = await _json(request)
+        if data is None:
+            return error(400, 'expected a JSON object {"sender": "...", "message": "..."}')
+        sender, message = data.get("sender"), data.get("message")
+        if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
+            return error(400, '"sender" must be a non-empty string of at most 100 characters')
+        if not isinstance(message, str) or len(message) > MAX_MESSAGE:
+            return error(400, '"message" must be a string of at most 4096 characters')
+        conversation = f"rest:{sender}"
+        locale = data.get("metadata", {}).get("locale") if isinstance(data.get("metadata"), dict) else None
+        turn = Turn(channel="rest", conversation_id=conversation, text=message, locale=locale,
+                    kind="button" if message.startswith("/") else "text")
+        replies = await handle_safely(app.engine, turn)
+        return JSONResponse(await app.renderer.render(conversation, replies))
+
+    async def messages(request: Request) -> Response:
+        sender = request.path_params["sender"]
+        return JSONResponse(await app.services.outbox.take(f"rest:{sender}"))
+
+    return [Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
+            Route("/webhooks/rest/messages/{sender}", messages, methods=["GET"])]
+
+
+def file_routes(app: App) -> list[Route]:
+    async def download(request: Request) -> Response:
+        found = await app.services.files.get(request.path_params["token"])
+        if found is None:
+            return error(404, "this link has expired or does not exist")
+        filename, mime, content, _ = found
+        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                   "Cache-Control": "no-store"}
+        return Response(content, media_type=mime, headers=headers)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "env": app.settings.env})
+
+    return [Route("/files/{token}", download), Route("/health", health)]
+
+
+def sandbox_routes(app: App) -> list[Route]:
+    async def phone_messages(request: Request) -> Response:
+        phone = normalize_phone(request.path_params["phone"])
+        if not isinstance(phone, Ok):
+            return error(400, "not a mainland mobile number")
+        inbox = await app.services.sms.inbox(phone.value)  # type: ignore[attr-defined]
+        return JSONResponse([{"text": m.text, "sent_at": m.sent_at.isoformat()} for m in inbox])
+
+    async def add_card(request: Request) -> Response:
+        data = await _json(request)
+        holder = _card_holder(data) if data else None
+        if isinstance(holder, str) or holder is None:
+            return error(400, holder or "expected a JSON object")
+        added = await app.services.bank.add(holder)  # type: ignore[attr-defined]
+        return JSONResponse({"added": added}, status_code=201 if added else 200)
+
+    return [Route("/sandbox/phones/{phone}/messages", phone_messages),
+            Route("/sandbox/bank-cards", add_card, methods=["POST"])]
+
+
+def _card_holder(data: dict[str, Any]) -> CardHolder | str:
+    fields = {k: str(data.get(k, "")) for k in ("card", "name", "id_type", "id_number", "phone")}
+    id_type = fields["id_type"].strip().upper() or "0"
+    if id_type not in {code for code, _ in ID_TYPES}:
+        return "id_type must be a one-character document code (0 resident ID card ... X other)"
+    checks = {"card": normalize_card(fields["card"]), "name": normalize_name(fields["name"]),
+              "id_number": normalize_document_number(id_type, fields["id_number"]),
+              "phone": normalize_phone(fields["phone"])}
+    bad = [name for name, result in checks.items() if not isinstance(result, Ok)]
+    if bad:
+        return "invalid: " + ", ".join(bad)
+    values = {name: result.value for name, result in checks.items()}  # type: ignore[union-attr]
+    return CardHolder(id_type=id_type, **values)
+
+
+async def _refused(request: Request) -> Response:
+    return error(403, "sandbox endpoints exist only when CREDITBOT_ENV=sandbox")
+
+
+def build_web(app: App, extra_routes: list[Route] | None = None) -> Starlette:
+    routes = rest_routes(app) + file_routes(app) + (extra_routes or [])
+    if app.settings.sandbox:
+        routes += sandbox_routes(app)
+    else:
+        routes.append(Route("/sandbox/{rest:path}", _refused, methods=["GET", "POST"]))
+    return Starlette(routes=routes)

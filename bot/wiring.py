@@ -1,0 +1,48 @@
+"""The composition root: builds stores, services, the engine, channels and the dispatcher from Settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.clock import Clock
+from backend.delivery import Delivery, Dispatcher
+from backend.queries import RequestView
+from backend.services import Services, build_services
+from backend.settings import Settings
+from bot.channels import Channels, OutboxSender, RestRenderer
+from dialogs.engine import Engine
+from dialogs.notifications import build_result_ready
+from dialogs.registry import flows_by_id
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    services: Services
+    engine: Engine
+    channels: Channels
+    renderer: RestRenderer
+    dispatcher: Dispatcher
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        self.dispatcher.stop()
+        await self.services.close()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> App:
+    services = build_services(settings, clock=clock)
+    engine = Engine(services, flows_by_id(), services.kv)
+    renderer = RestRenderer(services.files, settings.base_url)
+    channels = Channels(OutboxSender(services.outbox, renderer))
+
+    async def notify(request: RequestView) -> Delivery:
+        replies = await build_result_ready(engine, request)
+        return await channels.send(request.conversation_id, replies)
+
+    dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds)
+    return App(settings, services, engine, channels, renderer, dispatcher)

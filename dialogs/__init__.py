@@ -1,0 +1,1 @@
+"""The dialog manager: conversation state, flows, global commands, intents and message catalogs."""

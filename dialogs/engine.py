@@ -1,0 +1,458 @@
+"""The dialog engine: one turn at a time per conversation; global commands first, then the active flow.
+
+How a turn runs (`Engine.handle`):
+
+1. Take the conversation's lock (in-process, or in Redis when several processes serve), load its
+   state, and log it out if it was idle past the log-in limit.
+2. If the open question is secret (password, card number, code), the user's message is deleted
+   from the chat first, whatever happens next.
+3. Global commands act first (help, cancel, back, language, menu, ...). Inside a question only a
+   message that is exactly a command word counts, so a name that contains "help" still answers it.
+4. Otherwise the active flow gets the input: the open slot is validated by the flow's
+   `validate_<slot>`; a valid value fills it and the next unfilled slot is asked; when all are
+   filled, `on_complete` runs. Flows nest: `ctx.call(flow)` parks the current flow on a stack and
+   resumes it, with the sub-flow's `ctx.returns`, when the sub-flow completes.
+5. Without an active flow, free text goes to intent recognition and may start a flow.
+6. State is saved only when the turn succeeded; an unexpected error leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from backend.kv import KeyValueStore
+from backend.services import Services
+from dialogs import texts
+from dialogs.catalog import pick_lang
+from dialogs.context import Ctx, Transition
+from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
+from dialogs.intents import Intent, global_word, recognise
+from dialogs.types import ConversationState, Delete, Frame, Reply, Text, Turn
+
+logger = logging.getLogger(__name__)
+
+Recogniser = Callable[[str], Any]
+
+# Commands any message (typed "/help" or a button payload) can give, and the intents that start flows.
+COMMANDS = {"start", "menu", "help", "cancel", "back", "lang", "lang_en", "lang_zh", "logout", "resend",
+            "agent"}
+MAX_DEPTH = 4
+NOT_STARTED = "__not_started__"  # a flow parked before its on_start ran (log-in came first)
+
+
+class Engine:
+    def __init__(self, services: Services, flows: dict[str, Form], store: KeyValueStore,
+                 recogniser: Recogniser | None = None) -> None:
+        self.services = services
+        self.flows = flows
+        self.store = store
+        self._recognise = recogniser or _local_recogniser
+        self._intent_flows = {t: f.id for f in flows.values() for t in f.triggers}
+
+    # -- entry points -------------------------------------------------------------------------
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        async with self.store.lock(_lock_key(turn.conversation_id)):
+            state = await self.load(turn)
+            ctx = Ctx(turn, state, self.services)
+            await self._turn(ctx)
+            await self.save(turn.conversation_id, ctx.state)
+            return ctx.replies
+
+    async def push(self, turn: Turn, flow_id: str, lead: tuple[str, dict[str, Any]] | None = None,
+                   **preset: Any) -> list[Reply]:
+        """Starts a flow the user did not ask for (a result is ready), parking whatever was open."""
+        async with self.store.lock(_lock_key(turn.conversation_id)):
+            ctx = Ctx(turn, await self.load(turn), self.services)
+            if lead:
+                ctx.say(lead[0], **lead[1])
+            if ctx.state.get("flow"):
+                self._park(ctx.state)
+            await self._start(ctx, flow_id, preset)
+            await self.save(turn.conversation_id, ctx.state)
+            return ctx.replies
+
+    async def load(self, turn: Turn) -> ConversationState:
+        state = await self.store.get(_state_key(turn.conversation_id))
+        if state is None:
+            state = {"lang": pick_lang(turn.locale), "flow": None, "slots": {}, "asked": None, "stack": []}
+        return state  # type: ignore[no-any-return]
+
+    async def save(self, conversation_id: str, state: ConversationState) -> None:
+        state["last_active"] = self.services.clock.now().timestamp()
+        await self.store.set(_state_key(conversation_id), state,
+                             ttl=self.services.settings.conversation_ttl_seconds)
+
+    async def reset(self, conversation_id: str) -> None:
+        await self.store.delete(_state_key(conversation_id))
+
+    # -- one turn -----------------------------------------------------------------------------
+
+    async def _turn(self, ctx: Ctx) -> None:
+        self._delete_secret_input(ctx)
+        await self._expire_login(ctx)
+        command = self._command_of(ctx)
+        if command is not None:
+            await self._command(ctx, *command)
+        elif ctx.state.get("flow"):
+            await self._answer(ctx)
+        else:
+            await self._free_text(ctx)
+
+    def _delete_secret_input(self, ctx: Ctx) -> None:
+        slot = self._asked_slot(ctx.state)
+        if slot is not None and slot.hidden and ctx.turn.message_ref and ctx.turn.kind == "text":
+            ctx.add(Delete(ctx.turn.message_ref))
+
+    async def _expire_login(self, ctx: Ctx) -> None:
+        if ctx.state.get("account_id") is None:
+            return
+        idle = self.services.clock.now().timestamp() - ctx.state.get("last_active", 0)
+        if idle > self.services.settings.login_idle_seconds:
+            ctx.state["account_id"] = None
+            ctx.say("session.login_expired")
+
+    def _command_of(self, ctx: Ctx) -> tuple[str, str] | None:
+        """("command", argument) for slash commands and exact command words; None otherwise."""
+        text = (ctx.turn.text or "").strip()
+        if text.startswith("/"):
+            name, _, arg = text[1:].partition(" ")
+            name = name.split("@", 1)[0].lower()
+            if ":" not in name:
+                return name, arg.strip()
+            return None
+        word = global_word(text) if text else None
+        return (word, "") if word else None
+
+    async def _command(self, ctx: Ctx, name: str, arg: str) -> None:
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is not None:
+            await handler(ctx, arg)
+        elif name in self.flows or name in self._intent_flows:
+            await self._begin(ctx, self._intent_flows.get(name, name), arg)
+        else:
+            ctx.say("error.unknown_command", command=name)
+            await self._reask_or_menu(ctx)
+
+    async def _free_text(self, ctx: Ctx) -> None:
+        if ctx.turn.kind not in ("text", "button") or not ctx.turn.text:
+            ctx.say("error.not_text_idle")
+            texts.menu(ctx)
+            return
+        intent = await self._intent(ctx.turn.text)
+        if intent is None:
+            ctx.say("error.not_understood")
+            texts.menu(ctx)
+        elif intent.name in ("help", "cancel", "back", "menu", "logout", "lang_en", "lang_zh", "agent"):
+            await self._command(ctx, intent.name, "")
+        else:
+            await self._begin(ctx, self._intent_flows.get(intent.name, intent.name), "")
+
+    async def _intent(self, text: str) -> Intent | None:
+        result = self._recognise(text)
+        if inspect.isawaitable(result):
+            result = await result
+        return result  # type: ignore[no-any-return]
+
+    # -- global commands ----------------------------------------------------------------------
+
+    async def _cmd_start(self, ctx: Ctx, arg: str) -> None:
+        self._clear_flows(ctx.state)
+        ctx.say("welcome")
+        texts.menu(ctx)
+
+    async def _cmd_menu(self, ctx: Ctx, arg: str) -> None:
+        self._clear_flows(ctx.state)
+        texts.menu(ctx)
+
+    async def _cmd_help(self, ctx: Ctx, arg: str) -> None:
+        flow = ctx.state.get("flow")
+        ctx.say(f"help.{flow}" if flow and ctx.t.has(f"help.{flow}") else "help.general")
+        await self._reask_or_menu(ctx)
+
+    async def _cmd_cancel(self, ctx: Ctx, arg: str) -> None:
+        had_flow = bool(ctx.state.get("flow"))
+        await self._abandon(ctx)
+        ctx.say("cancelled" if had_flow else "nothing_to_cancel")
+        texts.menu(ctx)
+
+    async def _cmd_back(self, ctx: Ctx, arg: str) -> None:
+        flow, slot = self._flow(ctx.state), self._asked_slot(ctx.state)
+        if flow is None or slot is None:
+            ctx.say("back.nothing")
+            await self._reask_or_menu(ctx)
+            return
+        previous = self._previous_slot(ctx, flow, slot)
+        if previous is None:
+            ctx.say("back.first")
+        else:
+            ctx.clear(previous.name, slot.name)
+        await self._advance(ctx)
+
+    async def _cmd_lang(self, ctx: Ctx, arg: str) -> None:
+        await self._switch_lang(ctx, arg or ("en" if ctx.lang == "zh" else "zh"))
+
+    async def _cmd_lang_en(self, ctx: Ctx, arg: str) -> None:
+        await self._switch_lang(ctx, "en")
+
+    async def _cmd_lang_zh(self, ctx: Ctx, arg: str) -> None:
+        await self._switch_lang(ctx, "zh")
+
+    async def _switch_lang(self, ctx: Ctx, lang: str) -> None:
+        ctx.state["lang"] = "en" if lang.lower().startswith("en") else "zh"
+        ctx.t = type(ctx.t)(ctx.state["lang"])
+        ctx.say("lang.switched")
+        await self._reask_or_menu(ctx)
+
+    async def _cmd_logout(self, ctx: Ctx, arg: str) -> None:
+        self._clear_flows(ctx.state)
+        was_in = ctx.state.get("account_id") is not None
+        ctx.state["account_id"] = None
+        ctx.say("logout.done" if was_in else "logout.not_logged_in")
+        texts.menu(ctx)
+
+    async def _cmd_resend(self, ctx: Ctx, arg: str) -> None:
+        slot = self._asked_slot(ctx.state)
+        if slot is None or slot.kind != "code":
+            ctx.say("resend.nothing")
+            await self._reask_or_menu(ctx)
+            return
+        await self._ask(ctx, slot)
+
+    async def _cmd_agent(self, ctx: Ctx, arg: str) -> None:
+        ctx.say("agent.unavailable")
+        await self._reask_or_menu(ctx)
+
+    # -- flows --------------------------------------------------------------------------------
+
+    async def _begin(self, ctx: Ctx, flow_id: str, arg: str) -> None:
+        if flow_id not in self.flows:
+            ctx.say("error.unknown_command", command=flow_id)
+            texts.menu(ctx)
+            return
+        self._clear_flows(ctx.state)
+        await self._start(ctx, flow_id, {"arg": arg} if arg else {})
+
+    async def _start(self, ctx: Ctx, flow_id: str, preset: dict[str, Any]) -> None:
+        flow = self.flows[flow_id]
+        if flow.requires_login and ctx.state.get("account_id") is None:
+            ctx.state["flow"], ctx.state["slots"], ctx.state["asked"] = flow_id, dict(preset), NOT_STARTED
+            self._park(ctx.state)
+            ctx.say("login.required")
+            flow_id, flow, preset = "login", self.flows["login"], {}
+        ctx.state["flow"], ctx.state["slots"], ctx.state["asked"] = flow_id, dict(preset), None
+        ctx.transition = None
+        await flow.on_start(ctx)
+        if not await self._follow(ctx):
+            await self._advance(ctx)
+
+    async def _answer(self, ctx: Ctx) -> None:
+        flow, slot = self._flow(ctx.state), self._asked_slot(ctx.state)
+        if flow is None or slot is None:
+            self._clear_flows(ctx.state)
+            await self._free_text(ctx)
+            return
+        value = self._raw_value(ctx, slot)
+        if value is None:
+            ctx.say("error.not_file" if slot.kind == "file" else "error.not_text")
+            await self._ask(ctx, slot)
+            return
+        result = await self._validate(ctx, flow, slot, value)
+        if isinstance(result, Invalid):
+            await self._reject(ctx, flow, slot, result)
+            return
+        ctx.put(slot.name, result.value, secret=slot.hidden)
+        if not await self._follow(ctx):
+            await self._advance(ctx)
+
+    def _raw_value(self, ctx: Ctx, slot: Slot) -> Any:
+        turn = ctx.turn
+        if slot.kind == "file":
+            return turn.attachment
+        if turn.kind not in ("text", "button") or turn.text is None:
+            return None
+        text = turn.text.strip()
+        if slot.kind == "choice":
+            return self._choice_value(ctx, slot, text)
+        return turn.text if slot.hidden else text
+
+    def _choice_value(self, ctx: Ctx, slot: Slot, text: str) -> str:
+        choices = self._choices(ctx, slot)
+        prefix = f"/{slot.name}:"
+        if text.startswith(prefix):
+            return text[len(prefix):]
+        for index, choice in enumerate(choices, start=1):
+            if text in (choice.value, str(index)) or text.lower() == ctx.t(choice.label_key).lower():
+                return choice.value
+        return text
+
+    async def _validate(self, ctx: Ctx, flow: Form, slot: Slot, value: Any) -> Valid | Invalid:
+        if slot.kind == "choice":
+            values = [c.value for c in self._choices(ctx, slot)]
+            if value not in values:
+                return Invalid("choice.unknown")
+        hook = flow.hook("validate", slot.name)
+        if hook is None:
+            return Valid(value)
+        result = hook(value, ctx)
+        return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+
+    async def _reject(self, ctx: Ctx, flow: Form, slot: Slot, invalid: Invalid) -> None:
+        keys = [f"{flow.id}.{slot.name}.{invalid.reason}", f"error.{invalid.reason}"]
+        ctx.add(Text(ctx.t.first(keys, **invalid.params)))
+        if await self._follow(ctx):
+            return
+        if invalid.reask:
+            await self._ask(ctx, slot)
+            await self._follow(ctx)
+        else:
+            await self._advance(ctx)
+
+    async def _advance(self, ctx: Ctx) -> None:
+        """Ask the next unfilled slot, or complete the flow and resume the one beneath it."""
+        for _ in range(MAX_DEPTH + 1):
+            flow = self._flow(ctx.state)
+            if flow is None:
+                return
+            slot = await self._next_slot(ctx, flow)
+            if slot is not None:
+                await self._ask(ctx, slot)
+                await self._follow(ctx)
+                return
+            ctx.state["asked"] = None
+            await flow.on_complete(ctx)
+            if await self._follow(ctx) or not await self._resume(ctx):
+                return
+        logger.error("flow loop did not settle in %s", ctx.state.get("flow"))
+
+    async def _next_slot(self, ctx: Ctx, flow: Form) -> Slot | None:
+        for slot in flow.slots:
+            if slot.name in ctx.slots:
+                continue
+            skip = flow.hook("skip", slot.name)
+            if skip is not None and await _maybe_await(skip(ctx)):
+                continue
+            return slot
+        return None
+
+    async def _ask(self, ctx: Ctx, slot: Slot) -> None:
+        flow = self._flow(ctx.state)
+        assert flow is not None
+        ctx.state["asked"] = slot.name
+        hook = flow.hook("ask", slot.name)
+        if hook is not None:
+            await _maybe_await(hook(ctx))
+            if ctx.transition is not None or ctx.state.get("asked") != slot.name:
+                return
+        if slot.kind == "flow":
+            return
+        buttons = tuple(ctx.button(c.label_key, choice_payload(slot.name, c.value)) for c in self._choices(ctx, slot))
+        prompt = flow.hook("prompt", slot.name)
+        text = await _maybe_await(prompt(ctx)) if prompt else ctx.t(f"{flow.id}.{slot.name}.prompt")
+        ctx.add(Text(text, buttons, secret_input=slot.hidden))
+
+    def _choices(self, ctx: Ctx, slot: Slot) -> tuple[Any, ...]:
+        flow = self._flow(ctx.state)
+        hook = flow.hook("choices", slot.name) if flow else None
+        return tuple(hook(ctx)) if hook else slot.choices
+
+    async def _follow(self, ctx: Ctx) -> bool:
+        """Carry out a transition a hook asked for; True when one was taken."""
+        move, ctx.transition = ctx.transition, None
+        if move is None:
+            return False
+        if move.kind == "stop":
+            self._clear_flows(ctx.state)
+            texts.menu(ctx)
+        elif move.kind == "restart":
+            ctx.state["slots"], ctx.state["asked"] = {}, None
+            await self._advance(ctx)
+        elif move.kind == "continue":
+            await self._advance(ctx)
+        else:
+            await self._switch(ctx, move)
+        return True
+
+    async def _switch(self, ctx: Ctx, move: Transition) -> None:
+        assert move.flow is not None
+        if move.kind == "call":
+            if len(ctx.state.get("stack", [])) >= MAX_DEPTH:
+                raise RuntimeError("sub-flows nested too deep")
+            self._park(ctx.state)
+        await self._start(ctx, move.flow, move.preset or {})
+
+    async def _resume(self, ctx: Ctx) -> bool:
+        """Back to the parked flow; True when the caller should go on advancing it."""
+        stack = ctx.state.get("stack") or []
+        if not stack:
+            self._clear_flows(ctx.state)
+            return False
+        frame = stack.pop()
+        slots, ctx.returns = {**frame["slots"], **ctx.returns}, {}
+        if frame["asked"] == NOT_STARTED:
+            await self._start(ctx, frame["flow"], slots)
+            return False
+        ctx.state["flow"], ctx.state["asked"], ctx.state["slots"] = frame["flow"], None, slots
+        return True
+
+    async def _abandon(self, ctx: Ctx) -> None:
+        """Cancel: drop every open flow and whatever it collected (nothing half-done survives)."""
+        self._clear_flows(ctx.state)
+
+    async def _reask_or_menu(self, ctx: Ctx) -> None:
+        slot = self._asked_slot(ctx.state)
+        if slot is not None:
+            await self._ask(ctx, slot)
+            await self._follow(ctx)
+        elif ctx.state.get("flow"):
+            await self._advance(ctx)
+        else:
+            texts.menu(ctx)
+
+    def _previous_slot(self, ctx: Ctx, flow: Form, current: Slot) -> Slot | None:
+        names = [s.name for s in flow.slots]
+        for slot in reversed(flow.slots[: names.index(current.name)]):
+            if slot.name in ctx.slots and slot.kind not in ("flow",):
+                return slot
+        return None
+
+    # -- state helpers ------------------------------------------------------------------------
+
+    def _flow(self, state: ConversationState) -> Form | None:
+        flow_id = state.get("flow")
+        return self.flows.get(flow_id) if flow_id else None
+
+    def _asked_slot(self, state: ConversationState) -> Slot | None:
+        flow, asked = self._flow(state), state.get("asked")
+        if flow is None or asked is None:
+            return None
+        return next((s for s in flow.slots if s.name == asked), None)
+
+    @staticmethod
+    def _park(state: ConversationState) -> None:
+        frame: Frame = {"flow": state["flow"] or "", "slots": state.get("slots", {}), "asked": state.get("asked")}
+        state.setdefault("stack", []).append(frame)
+
+    @staticmethod
+    def _clear_flows(state: ConversationState) -> None:
+        state["flow"], state["slots"], state["asked"], state["stack"] = None, {}, None, []
+
+
+def _local_recogniser(text: str) -> Intent | None:
+    return recognise(text)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _state_key(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def _lock_key(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"

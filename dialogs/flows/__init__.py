@@ -1,0 +1,1 @@
+"""One module per flow; dialogs/registry.py lists them."""

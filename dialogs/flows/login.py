@@ -1,0 +1,62 @@
+"""Log in with login name, password and captcha; the chat is then bound to the account."""
+
+from __future__ import annotations
+
+from backend.errors import AccountLockedError, BadCredentialsError
+from dialogs import texts, validators
+from dialogs.context import Ctx
+from dialogs.forms import Form, Invalid, Slot, Valid, Validation
+from dialogs.types import Image
+
+FLOW_ID = "login"
+
+
+class Login(Form):
+    id = FLOW_ID
+    triggers = ("login",)
+    slots = (Slot("login_name"), Slot("password", "secret"), Slot("captcha", "captcha"))
+
+    async def on_start(self, ctx: Ctx) -> None:
+        if ctx.account_id is not None:
+            account = await ctx.account()
+            ctx.say("login.already", login_name=account.login_name)
+            ctx.stop()
+
+    def validate_login_name(self, value: str, ctx: Ctx) -> Validation:
+        # Only the shape is checked here: whether the name exists is never revealed.
+        return validators.login_name(value)
+
+    async def ask_captcha(self, ctx: Ctx) -> None:
+        ctx.add(Image(await ctx.services.captcha.new(ctx.conversation_id), ctx.t("captcha.caption")))
+
+    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
+        ok = await ctx.services.captcha.check(ctx.conversation_id, value)
+        return Valid(True) if ok else Invalid("captcha.mismatch")
+
+    async def on_complete(self, ctx: Ctx) -> None:
+        try:
+            account = await ctx.services.accounts.login(ctx.get("login_name"), ctx.get("password"))
+        except BadCredentialsError as exc:
+            ctx.say("login.bad_credentials", remaining=exc.remaining)
+            ctx.clear("password", "captcha")
+            ctx.again()
+            return
+        except AccountLockedError as exc:
+            ctx.say("login.locked", minutes=exc.minutes)
+            ctx.stop()
+            return
+        ctx.state["account_id"] = account.id
+        ctx.forget_account()
+        ctx.say("login.done", login_name=account.login_name,
+                level=ctx.t(f"level.{account.security_level}"))
+        if not ctx.state.get("stack"):
+            self._next_steps(ctx, account.security_level)
+
+    def _next_steps(self, ctx: Ctx, level: str) -> None:
+        if level == "low":
+            ctx.start("guide")
+        else:
+            texts.menu(ctx)
+
+
+FLOW = Login()

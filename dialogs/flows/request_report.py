@@ -1,0 +1,58 @@
+"""Choose one of the three credit products and submit a request, confirmed by dynamic code or bank card."""
+
+from __future__ import annotations
+
+from backend.identity_rules import mask_phone
+from dialogs import texts, validators
+from dialogs.context import Ctx
+from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+
+FLOW_ID = "request_report"
+PRODUCTS = (Choice("hint", "product.hint"), Choice("summary", "product.summary"), Choice("report", "product.report"))
+
+
+class RequestReport(Form):
+    id = FLOW_ID
+    triggers = ("request_report", "report")
+    requires_login = True
+    slots = (
+        Slot("product", "choice", PRODUCTS),
+        Slot("dynamic_code", "code"),
+        Slot("verified", "flow"),
+    )
+
+    async def on_start(self, ctx: Ctx) -> None:
+        account = await ctx.account()
+        ctx.put("quick", account.quick_query)
+        ctx.say("request_report.intro_quick" if account.quick_query else "request_report.intro_card")
+
+    def skip_dynamic_code(self, ctx: Ctx) -> bool:
+        return not ctx.get("quick")
+
+    def skip_verified(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("quick"))
+
+    async def ask_dynamic_code(self, ctx: Ctx) -> None:
+        account = await ctx.account()
+        await texts.send_code(ctx, "request", account.phone)
+
+    async def validate_dynamic_code(self, value: str, ctx: Ctx) -> Validation:
+        account = await ctx.account()
+        return await validators.verify_code(ctx.services, "request", account.phone, value)
+
+    def ask_verified(self, ctx: Ctx) -> None:
+        ctx.call("bank_card", mode="request")
+
+    def validate_verified(self, value: str, ctx: Ctx) -> Validation:
+        return Valid(True) if value else Invalid("verification.failed")
+
+    async def on_complete(self, ctx: Ctx) -> None:
+        account = await ctx.account()
+        product = ctx.get("product")
+        request = await ctx.services.queries.submit(account.id, product, ctx.conversation_id, ctx.lang)
+        ctx.say("request_report.submitted", product=ctx.t(f"product.{product}"),
+                number=request.id, due=texts.format_time(ctx, request.due_at), phone=mask_phone(account.phone),
+                buttons=(ctx.button("menu.my_requests", "/my_requests"), ctx.button("menu.menu", "/menu")))
+
+
+FLOW = RequestReport()

@@ -1,0 +1,67 @@
+"""Hands a ready result to the person: the hint or summary as text, and every product as a PDF."""
+
+from __future__ import annotations
+
+from backend.accounts import AccountView
+from backend.credit_data import CreditFile, Person
+from backend.queries import RequestView
+from backend.reports import ReportData, build_report_data, render_report_async
+from dialogs import texts
+from dialogs.context import Ctx
+from dialogs.types import Button, Document, Text, Typing
+
+FILE_NAMES = {"hint": "个人信用信息提示", "summary": "个人信用信息概要", "report": "个人信用报告"}
+
+
+def build_filename(product: str, report_number: str) -> str:
+    """Chinese, meaningful, without the person's name (B13): safe in any client and in shared folders."""
+    return f"{FILE_NAMES[product]}_{report_number}.pdf"
+
+
+async def deliver(ctx: Ctx, request: RequestView, account: AccountView) -> None:
+    ctx.add(Typing("upload_document"))
+    services = ctx.services
+    file = await services.credit.load(account.id_type, account.id_number)
+    person = Person(name=account.name, id_type=account.id_type, id_number=account.id_number, phone=account.phone)
+    data = build_report_data(person, file, product=request.product, report_number=request.report_number,
+                             query_time=ctx.now)
+    pdf = await render_report_async(data, fonts=services.fonts)
+    ctx.add(Text(build_text(ctx, request.product, file, data)))
+    ctx.add(Document(pdf, build_filename(request.product, request.report_number),
+                     ctx.t("result.caption", product=ctx.t(f"product.{request.product}"),
+                           report_number=request.report_number)))
+    await services.queries.mark_delivered(request.id)
+    expires = request.expires_at or ctx.now
+    ctx.add(Text(ctx.t("result.more", expires=texts.format_time(ctx, expires)),
+                 (Button(ctx.t("menu.my_requests"), "/my_requests"), Button(ctx.t("menu.menu"), "/menu"))))
+
+
+def build_text(ctx: Ctx, product: str, file: CreditFile, data: ReportData) -> str:
+    if product == "hint":
+        return _hint_text(ctx, file, data)
+    if product == "summary":
+        return _summary_text(ctx, data)
+    return ctx.t("result.report")
+
+
+def _hint_text(ctx: Ctx, file: CreditFile, data: ReportData) -> str:
+    hint = data.hint
+    if not (file.cards or file.loans or file.public_records):
+        return ctx.t("result.hint_empty")
+    if hint.has_overdue_5y or hint.has_adverse_5y:
+        return ctx.t("result.hint_issues", overdue=hint.overdue_accounts, records=hint.public_records)
+    return ctx.t("result.hint_clean")
+
+
+def _summary_text(ctx: Ctx, data: ReportData) -> str:
+    s = data.summary
+    return ctx.t("result.summary", cards=s.cards.accounts, cards_overdue=s.cards.overdue_accounts,
+                 card_limit=_yuan(s.cards.total_amount), card_used=_yuan(s.cards.total_balance),
+                 mortgages=s.mortgages.accounts, mortgages_overdue=s.mortgages.overdue_accounts,
+                 mortgage_balance=_yuan(s.mortgages.total_balance), loans=s.other_loans.accounts,
+                 loans_overdue=s.other_loans.overdue_accounts, loan_balance=_yuan(s.other_loans.total_balance),
+                 records=s.public_records, queries=s.queries_2y)
+
+
+def _yuan(amount: int) -> str:
+    return f"{amount:,}"

@@ -1,0 +1,45 @@
+"""Replies shared by every flow: the main menu, code sending, and time formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from backend.clock import PRODUCT_TZ
+from backend.errors import ResendTooSoonError
+from backend.identity_rules import mask_phone
+from dialogs.context import Ctx
+from dialogs.types import Button, Text
+
+
+def menu(ctx: Ctx) -> None:
+    if ctx.account_id is None:
+        items = [("menu.register", "/register"), ("menu.login", "/login"), ("menu.guide", "/guide")]
+    else:
+        items = [("menu.request", "/request_report"), ("menu.my_requests", "/my_requests"),
+                 ("menu.bank_card", "/bank_card"), ("menu.quick_query", "/quick_query"),
+                 ("menu.guide", "/guide"), ("menu.logout", "/logout")]
+    items.append(("menu.lang", "/lang"))
+    buttons = tuple(Button(ctx.t(key), payload) for key, payload in items)
+    ctx.add(Text(ctx.t("menu.prompt"), buttons))
+
+
+def format_time(ctx: Ctx, when: datetime) -> str:
+    """Shown in Beijing time whatever the server's zone (B43)."""
+    return ctx.t("time.format", time=when.astimezone(PRODUCT_TZ).strftime("%Y-%m-%d %H:%M"))
+
+
+async def send_code(ctx: Ctx, purpose: str, phone: str) -> bool:
+    """Issue a code and text it; says what happened. False when a resend came too soon."""
+    try:
+        code = await ctx.services.codes.issue(purpose, ctx.services.vault.lookup_hash("phone", phone))
+    except ResendTooSoonError as exc:
+        ctx.say("code.too_soon", seconds=exc.wait_seconds, phone=mask_phone(phone))
+        return False
+    minutes = ctx.services.codes.policy.ttl_seconds // 60
+    await ctx.services.sms.send(phone, ctx.t(f"sms.{purpose}", code=code, minutes=minutes))
+    ctx.say("code.sent", phone=mask_phone(phone), minutes=minutes)
+    return True
+
+
+def phone_subject(ctx: Ctx, phone: str) -> str:
+    return ctx.services.vault.lookup_hash("phone", phone)

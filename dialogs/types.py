@@ -1,0 +1,87 @@
+"""Plain data that crosses the channel boundary: Turn in, Reply out; no channel types inside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+TurnKind = Literal["text", "button", "file", "photo", "sticker", "other"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    mime: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Turn:
+    channel: str
+    conversation_id: str
+    text: str | None = None
+    kind: TurnKind = "text"
+    attachment: Attachment | None = None
+    message_ref: str | None = None
+    locale: str | None = None
+    user_ref: str | None = None
+    display_name: str | None = None
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    secret_input: bool = False
+    """The answer expected next is secret: widgets mask what is typed."""
+
+
+@dataclass(frozen=True)
+class Image:
+    png: bytes = field(repr=False)
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes = field(repr=False)
+    filename: str
+    caption: str = ""
+    mime: str = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Delete:
+    message_ref: str
+
+
+@dataclass(frozen=True)
+class Typing:
+    kind: Literal["typing", "upload_document", "upload_photo"] = "typing"
+
+
+Reply = Text | Image | Document | Delete | Typing
+
+
+class Frame(TypedDict):
+    flow: str
+    slots: dict[str, Any]
+    asked: str | None
+
+
+class ConversationState(TypedDict, total=False):
+    lang: str
+    account_id: int | None
+    last_active: float
+    flow: str | None
+    slots: dict[str, Any]
+    asked: str | None
+    stack: list[Frame]
