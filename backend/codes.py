@@ -63,7 +63,9 @@ class CodeService:
             await self._store.delete(key)
             raise CodeExpiredError
         if codes_equal(digest_code(code, record["salt"]), record["digest"]):
+            # Used up: the next operation may send a fresh code at once; the guard protects live codes only.
             await self._store.delete(key)
+            await self._store.delete(f"code-guard:{purpose}:{subject}")
             return
         await self._fail(key, record)
 

@@ -1,0 +1,162 @@
+"""The REST channel over HTTP against a running `creditbot serve`: the whole journey, restarts, backends."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fakes import CAPTCHA, P1
+from procs import ServerProcess
+from pypdf import PdfReader
+from services import fresh_postgres, fresh_redis
+
+pytestmark = pytest.mark.slow
+
+
+class RestUser:
+    def __init__(self, client: httpx.AsyncClient, base: str, sender: str) -> None:
+        self.client, self.base, self.sender = client, base, sender
+
+    async def say(self, message: str) -> list[dict[str, Any]]:
+        response = await self.client.post(f"{self.base}/webhooks/rest/webhook",
+                                          json={"sender": self.sender, "message": message})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def code(self, phone: str) -> str:
+        inbox = (await self.client.get(f"{self.base}/sandbox/phones/{phone}/messages")).json()
+        return re.findall(r"\d{6}", inbox[-1]["text"])[0]
+
+    async def pushed(self, timeout: float = 20) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = (await self.client.get(f"{self.base}/webhooks/rest/messages/{self.sender}")).json()
+            if messages:
+                return messages
+            await asyncio.sleep(0.2)
+        return []
+
+
+def text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+async def onboard(user: RestUser, person: dict[str, str] = P1, login: str = "wangxm01") -> None:
+    """Register, log in, verify the bank card and decline quick query."""
+    steps = ["注册", person["name"], "/id_type:0", person["id_number"], CAPTCHA, "/agreement:accept", login,
+             "Abc12345!", "Abc12345!", person["phone"]]
+    for step in steps:
+        await user.say(step)
+    assert "注册成功" in text(await user.say(await user.code(person["phone"])))
+    for step in ["登录", login, "Abc12345!"]:
+        await user.say(step)
+    assert "登录成功" in text(await user.say(CAPTCHA))
+    for step in ["/bank_card", person["card"], person["name"], "/id_type:0", person["id_number"], person["phone"]]:
+        await user.say(step)
+    await user.say(await user.code(person["phone"]))
+    reply = await user.say(CAPTCHA)
+    assert "银行卡验证通过" in text(reply), reply
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    proc = ServerProcess(tmp_path / "var")
+    await proc.start()
+    yield proc
+    proc.stop()
+
+
+async def fetch_pdf(client: httpx.AsyncClient, messages: list[dict[str, Any]]) -> tuple[str, bytes]:
+    attachment = next(m["attachment"] for m in messages if "attachment" in m)
+    response = await client.get(attachment["url"])
+    assert response.status_code == 200
+    assert attachment["mime"] == "application/pdf"
+    return attachment["filename"], response.content
+
+
+async def test_whole_journey_over_rest(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        user = RestUser(client, server.url, "alice")
+        await onboard(user)
+        await user.say("/decision:open")
+        await user.say("我要查信用报告")
+        reply = await user.say("/product:report")
+        assert "动态码" in text(reply)
+        reply = await user.say(await user.code(P1["phone"]))
+        assert "查询申请已提交" in text(reply) and "北京时间" in text(reply)
+        pushed = await user.pushed()
+        assert "已生成" in text(pushed), pushed
+        reply = await user.say(await user.code(P1["phone"]))
+        filename, pdf = await fetch_pdf(client, reply)
+        assert filename.endswith(".pdf") and "个人信用报告" in filename
+        page_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+        assert "个人信用报告" in page_text and "王小明" not in page_text
+        assert re.search(r"110105\*+1239", page_text.replace(" ", "")), page_text[:500]
+        reply = await user.say("我的申请")
+        assert "已获取" in text(reply)
+
+
+async def test_bad_requests_get_clear_errors(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        url = f"{server.url}/webhooks/rest/webhook"
+        assert (await client.post(url, content=b"not json")).status_code == 400
+        assert (await client.post(url, json={"sender": "", "message": "hi"})).status_code == 400
+        assert (await client.post(url, json={"sender": "x", "message": 5})).status_code == 400
+        missing = await client.get(f"{server.url}/files/not-a-token")
+        assert missing.status_code == 404
+
+
+async def test_result_survives_a_restart_and_arrives_once(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "var", CREDITBOT_REPORT_DELAY=4)
+    await first.start()
+    async with httpx.AsyncClient(timeout=30) as client:
+        user = RestUser(client, first.url, "bob")
+        await onboard(user)
+        await user.say("/decision:decline")
+        await user.say("/request_report")
+        reply = await user.say("/product:hint")
+        assert "银行卡验证" in text(reply), reply
+        for step in [P1["card"], P1["name"], "/id_type:0", P1["id_number"], P1["phone"]]:
+            await user.say(step)
+        await user.say(await user.code(P1["phone"]))
+        assert "查询申请已提交" in text(await user.say(CAPTCHA))
+        first.stop()
+        await asyncio.sleep(5)
+        second = ServerProcess(tmp_path / "var", port=first.port, CREDITBOT_REPORT_DELAY=4)
+        await second.start()
+        try:
+            pushed = await user.pushed()
+            assert text(pushed).count("已生成") == 1, pushed
+            await asyncio.sleep(1.5)
+            assert await user.pushed(timeout=0.5) == []
+        finally:
+            second.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgres+redis"])
+async def test_journey_on_postgres_and_redis(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    async with fresh_postgres(request.config.getoption("--postgres")) as db_url, \
+            fresh_redis(request.config.getoption("--redis")) as redis_url:
+        proc = ServerProcess(tmp_path / "var", DATABASE_URL=db_url, REDIS_URL=redis_url)
+        await proc.start()
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                user = RestUser(client, proc.url, "carol")
+                await onboard(user)
+                await user.say("/decision:open")
+                await user.say("/request_report")
+                await user.say("/product:summary")
+                assert "查询申请已提交" in text(await user.say(await user.code(P1["phone"])))
+                assert "已生成" in text(await user.pushed())
+                reply = await user.say(await user.code(P1["phone"]))
+                assert "个人信用信息概要" in text(reply)
+                await fetch_pdf(client, reply)
+        finally:
+            proc.stop()
