@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from backend.db import Database
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -20,6 +22,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Run in a worker thread when called from a running loop: env.py starts its own loop."""
+    Database(url)  # creates the SQLite folder when needed; no connection is opened
     command.upgrade(alembic_config(url), revision)
 
 
