@@ -101,6 +101,17 @@ async def test_whole_journey_over_rest(server: ServerProcess) -> None:
         assert re.search(r"110105\*+1239", page_text.replace(" ", "")), page_text[:500]
         reply = await user.say("我的申请")
         assert "已获取" in text(reply)
+    assert_no_clear_personal_data(server)
+
+
+def assert_no_clear_personal_data(server: ServerProcess) -> None:
+    """Logs and the database file (with its WAL) hold masks and ciphertext only."""
+    secrets = [P1["id_number"], P1["phone"], P1["card"], "Abc12345!", P1["name"]]
+    log = server.output()
+    stored = b"".join(p.read_bytes() for p in server.var_dir.glob("creditbot.db*"))
+    for secret in secrets:
+        assert secret not in log, f"{secret!r} in the server log"
+        assert secret.encode() not in stored, f"{secret!r} stored in clear"
 
 
 async def test_bad_requests_get_clear_errors(server: ServerProcess) -> None:
