@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import Audit
 from backend.clock import Clock, as_utc
@@ -90,22 +89,24 @@ class QueryService:
         return _view(row)
 
     async def claim_due(self, limit: int = 50) -> list[RequestView]:
-        """Claims due work with a lease; a crashed worker's claims come back when the lease ends (B42)."""
-        now = self._clock.now()
-        async with self._db.transaction() as session:
-            rows = (await session.scalars(self._due_query(session, now, limit))).all()
-            for row in rows:
-                row.status, row.attempts = "notifying", row.attempts + 1
-                row.claimed_until = now + timedelta(seconds=self.policy.lease_seconds)
-        return [_view(r) for r in rows]
+        """Claims due work with a lease; a crashed worker's claims come back when the lease ends (B42).
 
-    def _due_query(self, session: AsyncSession, now: datetime, limit: int):  # type: ignore[no-untyped-def]
+        One UPDATE ... WHERE id IN (due rows) RETURNING: a read-then-write would let two workers
+        claim the same rows on SQLite; PostgreSQL also skips rows another worker has locked.
+        """
+        now = self._clock.now()
         stale = (QueryRequest.status == "notifying") & (QueryRequest.claimed_until <= now)
         due = (QueryRequest.status == "pending") & (QueryRequest.due_at <= now)
-        query = select(QueryRequest).where(or_(due, stale)).order_by(QueryRequest.due_at).limit(limit)
+        candidates = select(QueryRequest.id).where(or_(due, stale)).order_by(QueryRequest.due_at).limit(limit)
         if not self._db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        return query
+            candidates = candidates.with_for_update(skip_locked=True)
+        claim = (update(QueryRequest).where(QueryRequest.id.in_(candidates.scalar_subquery()))
+                 .values(status="notifying", attempts=QueryRequest.attempts + 1,
+                         claimed_until=now + timedelta(seconds=self.policy.lease_seconds))
+                 .returning(QueryRequest).execution_options(synchronize_session=False))
+        async with self._db.transaction() as session:
+            rows = (await session.scalars(claim)).all()
+        return sorted((_view(r) for r in rows), key=lambda v: v.due_at)
 
     async def mark_notified(self, request_id: int) -> None:
         now = self._clock.now()
