@@ -19,8 +19,9 @@ Sandbox fixture layout: ``data/fixtures/personas.json`` is a single JSON object:
       "bank_cards": [{"card", "name", "id_type", "id_number", "phone"}]
     }
 
-The ``id_type`` used by the fixtures is ``"resident_id"`` (居民身份证), so keys look like
+The ``id_type`` used by the fixtures is the name ``"resident_id"`` (居民身份证), so keys look like
 ``"resident_id:110105199003071239"``; an ID number's check character is stored upper-case.
+Lookups also accept the platform's ID-type code (``"0"``, see ``backend.identity_rules.ID_TYPES``).
 Dates are ISO ``YYYY-MM-DD``. Amounts are whole yuan (int). ``bank_cards`` holds the four
 elements a bank-card verification checks (card number, name, ID, reserved phone). Cards are
 digits only and Luhn-valid. ``status_24m`` has 24 characters, one per month, oldest first:
@@ -38,6 +39,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from backend.identity_rules import ID_TYPES
+
 STATUS_MONTHS = 24
 STATUS_CODES = frozenset("N1234567*C")
 OVERDUE_CODES = frozenset("1234567")
@@ -45,6 +48,7 @@ SEVERE_OVERDUE_CODES = frozenset("34567")  # three or more months overdue (over 
 BAD_DEBT_CODE = "7"
 CLOSED_CODE = "C"
 HINT_YEARS = 5
+_ID_TYPE_NAMES = dict(ID_TYPES)  # platform code -> name, e.g. "0" -> "resident_id"
 QUERY_YEARS = 2
 
 LoanKind = Literal["mortgage", "other"]
@@ -262,8 +266,13 @@ class SandboxData:
     bank_cards: tuple[SandboxBankCard, ...]
 
 
+def canonical_id_type(id_type: str) -> str:
+    """The fixture's ID-type name for a platform code ("0" -> "resident_id"); names pass through."""
+    return _ID_TYPE_NAMES.get(id_type, id_type)
+
+
 def build_identity_key(id_type: str, id_number: str) -> str:
-    return f"{id_type}:{id_number.strip().upper()}"
+    return f"{canonical_id_type(id_type)}:{id_number.strip().upper()}"
 
 
 def _dated(raw: Mapping[str, Any], field: str) -> dict[str, Any]:

@@ -5,9 +5,10 @@ tables of strings), and ``render_report`` lays that content out. Two rules from 
 
 * B31: Chinese text wraps inside its frame or table cell. ``CjkParagraph`` breaks lines itself,
   so no line starts with closing punctuation (such as ，or 。) and nothing hangs into the margin.
-* B33: the CJK font is embedded and checked. ``ReportFonts.load`` raises ``ReportFontError`` when
-  the file is missing or cannot show ``SMOKE_TEXT``. ``render_report`` raises ``ReportGlyphError``
-  before it draws a character the font lacks. There is no fallback font.
+* B33: the CJK font is embedded and checked. ``ReportFonts.load`` raises ``ReportFontError`` (a
+  ``BackendError``) when the file is missing, unreadable or cannot show ``SMOKE_TEXT``.
+  ``render_report`` raises ``ReportGlyphError`` before it draws a character the font lacks.
+  There is no fallback font.
 
 The report mirrors the real Chinese document, so its labels are Chinese and sit at the top.
 """
@@ -48,7 +49,10 @@ from backend.credit_data import (
     build_account_state,
     build_hint,
     build_summary,
+    canonical_id_type,
 )
+from backend.identity_rules import mask_id, mask_name, mask_phone
+from backend.errors import BackendError
 
 Product = Literal["hint", "summary", "report"]
 
@@ -94,9 +98,11 @@ NOTES = (
     "三、为保护您的个人信息，报告中的姓名、证件号码和手机号码已部分隐藏。",
 )
 REMARKS_PREFIX = "四、备注："
-ID_TYPE_LABELS: Mapping[str, str] = {"resident_id": "居民身份证", "passport": "护照",
-                                     "hk_macao_permit": "港澳居民来往内地通行证",
-                                     "taiwan_permit": "台湾居民来往大陆通行证"}
+ID_TYPE_LABELS: Mapping[str, str] = {
+    "resident_id": "居民身份证", "household_register": "户口簿", "passport": "护照", "officer_card": "军官证",
+    "soldier_card": "士兵证", "hk_macao_permit": "港澳居民来往内地通行证", "taiwan_permit": "台湾同胞来往内地通行证",
+    "temporary_id": "临时身份证", "foreigner_residence": "外国人居留证", "police_card": "警官证",
+    "hk_id": "香港身份证", "macao_id": "澳门身份证", "taiwan_id": "台湾身份证", "other": "其他证件"}
 CURRENCY_LABELS: Mapping[str, str] = {"CNY": "人民币", "USD": "美元", "EUR": "欧元", "HKD": "港元"}
 LOAN_KIND_LABELS: Mapping[str, str] = {"mortgage": "个人住房贷款", "other": "其他贷款"}
 PUBLIC_KIND_LABELS: Mapping[str, str] = {"court_judgment": "民事判决", "tax_arrears": "欠税",
@@ -113,12 +119,15 @@ SMOKE_TEXT = "个人信用报告 王小明"
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 PAGE_SIZE = A4
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 15 * mm, 22 * mm, 18 * mm
-FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN_X
+FRAME_PADDING = 6  # reportlab's default Frame padding, inside the margins
+CONTENT_LEFT = MARGIN_X + FRAME_PADDING
+FRAME_WIDTH = PAGE_SIZE[0] - 2 * CONTENT_LEFT  # what a paragraph or table may use
 CELL_PADDING = 3
 KEEP_WITH_NEXT = 70  # points a heading needs below it (itself, a table header and a row)
 ACCOUNT_COLUMNS = (0.05, 0.22, 0.09, 0.09, 0.09, 0.09, 0.08, 0.09, 0.20)  # shares of FRAME_WIDTH
-HEADER_GREY, GRID_GREY, WATERMARK_GREY = colors.HexColor("#e4eaf2"), colors.HexColor("#9aa5b1"), colors.Color(
-    0.55, 0.55, 0.55, alpha=0.16)
+HEADER_GREY = colors.HexColor("#e4eaf2")
+GRID_GREY = colors.HexColor("#9aa5b1")
+WATERMARK_GREY = colors.Color(0.55, 0.55, 0.55, alpha=0.16)
 
 # Characters that may not start a line (closing punctuation) or end one (opening punctuation),
 # after GB/T 15834. reportlab's own list lacks ，；：？！》 and others.
@@ -128,20 +137,24 @@ _UNITS = re.compile(r"[!-~]+| +|.", re.S)  # a Latin word or number stays whole;
 _FUZZ = 1e-6
 
 
-class ReportFontError(Exception):
-    """The report font cannot be used. Rebase on ``backend.errors.BackendError`` once that exists."""
+class ReportFontError(BackendError):
+    """The report font cannot be used; report jobs must stop until it is fixed."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path, self.reason = path, reason
-        super().__init__(f"report font {path}: {reason}")
+    reason = "report.font"
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"report font {path}: {problem}", path=str(path), problem=problem)
+        self.path, self.problem = path, problem
 
 
 class ReportGlyphError(ReportFontError):
     """The report text contains characters the font cannot draw."""
 
+    reason = "report.glyph_missing"
+
     def __init__(self, path: Path, missing: str) -> None:
-        self.missing = missing
         super().__init__(path, f"no glyphs for {' '.join(f'U+{ord(c):04X}' for c in missing)}")
+        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -207,35 +220,18 @@ class ReportData:
             raise ValueError(msg)
 
 
-def mask_name(name: str) -> str:
-    """Hide the first character (the surname for most names): 王小明 -> *小明."""
-    return "*" + name[1:] if len(name) > 1 else "*"
-
-
-def mask_id_number(id_number: str) -> str:
-    keep_head = 6 if len(id_number) >= 15 else 1
-    return id_number[:keep_head] + "*" * max(len(id_number) - keep_head - 4, 0) + id_number[-4:]
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
-
-
 def build_report_data(person: Person, file: CreditFile, *, product: Product, report_number: str,
                       query_time: datetime, remarks: str = "") -> ReportData:
     today = query_time.astimezone(CHINA_TZ).date()
     return ReportData(
         report_number=report_number, query_time=query_time, person_name_masked=mask_name(person.name),
-        id_type_label=ID_TYPE_LABELS.get(person.id_type, person.id_type),
-        id_number_masked=mask_id_number(person.id_number.upper()), phone_masked=mask_phone(person.phone),
+        id_type_label=ID_TYPE_LABELS.get(canonical_id_type(person.id_type), ID_TYPE_LABELS["other"]),
+        id_number_masked=mask_id(person.id_number.upper()), phone_masked=mask_phone(person.phone),
         product=product, file=file, summary=build_summary(file, today), hint=build_hint(file, today),
         remarks=remarks)
 
 
 # --- content (pure) ----------------------------------------------------------------------------
-
-Align = Literal["L", "C", "R"]
-
 
 @dataclass(frozen=True)
 class Text:
@@ -423,6 +419,9 @@ def break_cjk_lines(text: str, max_widths: Sequence[float],
     Returns ``(unused width, line text)`` pairs. A line only overflows when a single character
     is wider than the line.
     """
+    whole = measure(text)
+    if whole <= max_widths[0] + _FUZZ:  # most table cells: one line, no per-character work
+        return [(max_widths[0] - whole, text)]
     units = _split_units(text, min(max_widths), measure)
     widths = [measure(u) for u in units]
     lines: list[tuple[float, str]] = []
@@ -430,8 +429,10 @@ def break_cjk_lines(text: str, max_widths: Sequence[float],
     while start < len(units):
         max_width = max_widths[min(len(lines), len(max_widths) - 1)]
         end = _adjust_break(units, start, _fit(widths, start, max_width))
-        line = "".join(units[start:end]).rstrip(" ")
-        lines.append((max_width - measure(line), line))
+        stop = end
+        while stop > start + 1 and units[stop - 1].isspace():
+            stop -= 1
+        lines.append((max_width - sum(widths[start:stop]), "".join(units[start:stop])))
         start = end
         while start < len(units) and units[start].isspace():
             start += 1
@@ -518,7 +519,8 @@ def _block(block: Block, styles: ReportStyles) -> list[Flowable]:
     return [CondPageBreak(KEEP_WITH_NEXT), paragraph] if block.style == "subheading" else [paragraph]
 
 
-def build_story(title: str, header: TableBlock, sections: Iterable[Section], styles: ReportStyles) -> list[Flowable]:
+def build_story(title: str, header: TableBlock, sections: Iterable[Section],
+                styles: ReportStyles) -> list[Flowable]:
     story: list[Flowable] = [_para(title, styles.title), _table(header, styles), Spacer(1, 4)]
     for section in sections:
         story += [CondPageBreak(KEEP_WITH_NEXT), _para(section.heading, styles.heading)]

@@ -123,7 +123,8 @@ SUMMARIES = {
     P4: (AccountTotals(50, 50, 4, 0, 1575000, 705000, 0), AccountTotals(2, 2, 0, 0, 3200000, 2357500, 0),
          AccountTotals(28, 26, 1, 0, 1110000, 368375, 0), 0, 16),
     P5: (ZERO, ZERO, AccountTotals(1, 0, 0, 0, 30000, 0, 0), 0, 0),
-    P6: (AccountTotals(1, 1, 0, 0, 40000, 12000, 0), AccountTotals(1, 1, 1, 0, 1800000, 1523000, 16800), ZERO, 1, 1),
+    P6: (AccountTotals(1, 1, 0, 0, 40000, 12000, 0), AccountTotals(1, 1, 1, 0, 1800000, 1523000, 16800),
+         ZERO, 1, 1),
 }
 HINTS = {
     P1: CreditHint(False, False, 0, 0),
@@ -160,7 +161,8 @@ def test_query_exactly_two_years_old_is_outside_the_window():
 
 def test_public_record_older_than_five_years_is_not_adverse(sandbox):
     file = persona_file(sandbox, P3)
-    old = replace(file, loans=(), public_records=tuple(replace(r, date=date(2020, 1, 1)) for r in file.public_records))
+    records = tuple(replace(r, date=date(2020, 1, 1)) for r in file.public_records)
+    old = replace(file, loans=(), public_records=records)
     assert build_hint(old, TODAY) == CreditHint(False, False, 0, 0)
 
 
@@ -190,6 +192,11 @@ async def test_sandbox_loads_a_persona_file_and_person():
 async def test_b20_lower_case_x_finds_the_same_persona():
     source = SandboxCreditData(PERSONAS)
     assert await source.load(RID, P2.lower()) == await source.load(RID, P2)
+
+
+async def test_platform_id_type_code_finds_the_persona():
+    source = SandboxCreditData(PERSONAS)
+    assert await source.load("0", P1) == await source.load(RID, P1)
 
 
 async def test_unknown_identity_is_a_person_without_history():

@@ -13,13 +13,15 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph
 
 from backend.credit_data import Person, load_sandbox
+from backend.errors import BackendError
+from backend.identity_rules import mask_id, mask_name, mask_phone
 from backend.reports import (
     ACCOUNT_COLUMNS,
     CELL_PADDING,
     CHINA_TZ,
+    CONTENT_LEFT,
     FRAME_WIDTH,
     MARGIN_X,
-    NO_LINE_END,
     NO_LINE_START,
     PAGE_SIZE,
     REMARKS_PREFIX,
@@ -107,7 +109,7 @@ def text_lines(pdf: bytes, fonts: ReportFonts) -> list[tuple[int, float, float, 
 def test_report_has_title_number_masked_identity_and_sections(sandbox, fonts):
     pages = pages_text(render_report(make_data(sandbox, P1), fonts=fonts))
     text = "\n".join(pages)
-    for expected in ("个人信用报告", NUMBER, "*小明", "110105********1239", "155****0101", *SECTIONS):
+    for expected in ("个人信用报告", NUMBER, "王*明", "110105********1239", "155****0101", *SECTIONS):
         assert expected in text
     assert "王小明" not in text and P1 not in text
     assert PAGE_RE.search(pages[0]).groups() == ("1", str(len(pages)))
@@ -131,6 +133,16 @@ def test_hint_reports_overdue_accounts(sandbox, fonts):
     assert "您在过去五年内有不良记录" in text
 
 
+@pytest.mark.parametrize(("mask", "value", "expected"), [
+    (mask_id, "110105199003071239", "110105********1239"),
+    (mask_phone, "15500000101", "155****0101"),
+    (mask_name, "王小明", "王*明"),
+    (mask_name, "阿依古丽·买买提", "阿***·**提"),
+])
+def test_masks(mask, value, expected):
+    assert mask(value) == expected
+
+
 def test_query_time_is_shown_in_china_time(sandbox, fonts):
     data = make_data(sandbox, P1, query_time=datetime(2026, 12, 4, 2, 0, tzinfo=UTC))
     assert "2026.12.04 10:00:00" in pages_text(render_report(data, fonts=fonts))[0]
@@ -147,9 +159,14 @@ def test_b20_pdf_shows_upper_case_x(sandbox, fonts):
     assert "110105********007X" in text
 
 
+def test_platform_id_type_code_gets_its_label(sandbox, fonts):
+    person = Person("王小明", "0", P1, "15500000101")
+    assert "居民身份证" in pages_text(render_report(make_data(sandbox, P1, "hint", person=person), fonts=fonts))[0]
+
+
 def test_b26_middle_dot_name_is_drawn(sandbox, fonts):
     text = pages_text(render_report(make_data(sandbox, P4, "hint"), fonts=fonts))[0]
-    assert "*依古丽·买买提" in text
+    assert "阿***·**提" in text  # the U+00B7 dot survives masking and rendering
 
 
 # --- long reports -------------------------------------------------------------------------------
@@ -208,14 +225,22 @@ def test_b31_remarks_of_400_chars_wrap_in_full_and_in_order(sandbox, fonts):
     assert not [s for s in starts if s in NO_LINE_START]
     right_edge = PAGE_SIZE[0] - MARGIN_X + 0.5
     assert all(MARGIN_X - 0.5 <= x0 and x1 <= right_edge for _p, x0, x1, _t in text_lines(pdf, fonts))
+    assert [x1 for _p, _x0, x1, t in text_lines(pdf, fonts) if t.startswith(REMARKS_PREFIX)][0] > right_edge - 20
+
+
+def test_b31_paragraph_split_over_pages_keeps_every_character(sandbox, fonts):
+    remarks = (PLAIN_TEXT + "，") * 120
+    pages = pages_text(render_report(make_data(sandbox, P1, "hint", remarks=remarks), fonts=fonts))
+    assert len(pages) >= 2
+    assert remarks in flat(body_text(pages))
 
 
 def test_b31_long_institution_wraps_inside_its_cell(sandbox, fonts, p4_pdf):
     file = sandbox.personas[f"resident_id:{P4}"].file
     name = max((a.institution for a in file.cards), key=len)
     assert len(name) == 60 and name in flat(body_text(pages_text(p4_pdf)))
-    left = MARGIN_X + FRAME_WIDTH * ACCOUNT_COLUMNS[0] + CELL_PADDING
-    right = MARGIN_X + FRAME_WIDTH * (ACCOUNT_COLUMNS[0] + ACCOUNT_COLUMNS[1]) - CELL_PADDING
+    left = CONTENT_LEFT + FRAME_WIDTH * ACCOUNT_COLUMNS[0] + CELL_PADDING
+    right = CONTENT_LEFT + FRAME_WIDTH * (ACCOUNT_COLUMNS[0] + ACCOUNT_COLUMNS[1]) - CELL_PADDING
     cell_lines = [(x1, text) for _p, x0, x1, text in text_lines(p4_pdf, fonts) if abs(x0 - left) < 0.5]
     pieces = [text for _x1, text in cell_lines if text in name]
     assert len(pieces) >= 4
@@ -265,6 +290,10 @@ def test_b33_missing_font_fails_loudly(tmp_path, sandbox):
         render_report(make_data(sandbox, P1), fonts=ReportFonts.load(missing))
     assert caught.value.path == missing
     assert list(tmp_path.iterdir()) == []
+
+
+def test_b33_font_errors_are_backend_errors():
+    assert issubclass(ReportGlyphError, ReportFontError) and issubclass(ReportFontError, BackendError)
 
 
 def test_b33_damaged_font_fails_loudly(tmp_path):
