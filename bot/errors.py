@@ -18,8 +18,12 @@ async def handle_safely(engine: Engine, turn: Turn) -> list[Reply]:
     except Exception:  # noqa: BLE001 - the single catch-all, by design
         # The turn's text may carry personal data: log the conversation and kind, never the text.
         logger.exception("turn failed in %s (kind=%s)", turn.conversation_id, turn.kind)
-        return [Text(Translator(_lang_hint(turn)).__call__("error.generic"))]
+        return [Text(Translator(await _chat_lang(engine, turn))("error.generic"))]
 
 
-def _lang_hint(turn: Turn) -> str:
-    return "en" if (turn.locale or "").startswith("en") else "zh"
+async def _chat_lang(engine: Engine, turn: Turn) -> str:
+    """The chat's own language if its state can still be read, else the device's."""
+    try:
+        return str((await engine.load(turn)).get("lang") or "zh")
+    except Exception:  # noqa: BLE001 - the state store may be what failed
+        return "en" if (turn.locale or "").startswith("en") else "zh"

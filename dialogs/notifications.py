@@ -21,15 +21,16 @@ async def build_result_ready(engine: Engine, request: RequestView) -> list[Reply
     """Texts the identity code, then opens the fetch flow in the request's conversation."""
     services = engine.services
     account = await services.accounts.get(request.account_id)
-    t = Translator(request.locale)
+    turn = Turn(channel=request.conversation_id.split(":", 1)[0], conversation_id=request.conversation_id,
+                kind="other", locale=request.locale)
+    # The chat's language now, not the one it had when the request was made.
+    t = Translator((await engine.load(turn)).get("lang", request.locale))
     try:
         code = await services.codes.issue("result", services.vault.lookup_hash("phone", account.phone))
         minutes = services.codes.policy.ttl_seconds // 60
         await services.sms.send(account.phone, t("sms.result", code=code, minutes=minutes))
     except ResendTooSoonError:
         logger.info("request %s: a result code was sent moments ago; not sending another", request.id)
-    turn = Turn(channel=request.conversation_id.split(":", 1)[0], conversation_id=request.conversation_id,
-                kind="other", locale=request.locale)
     lead = ("result.ready", {"product": t(f"product.{request.product}"), "number": request.id,
                              "phone": mask_phone(account.phone)})
     replies = await engine.push(turn, "fetch_result", lead=lead, request_id=request.id, code_sent=True)
