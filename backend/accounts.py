@@ -110,6 +110,11 @@ class AccountService:
             quick_query=False, failed_logins=0, created_at=self._clock.now())
 
     async def login(self, login_name: str, password: str) -> AccountView:
+        """Counts wrong passwords and locks after too many; the outcome is raised after commit.
+
+        Raising inside the transaction would roll back the very counter it just raised.
+        """
+        failure: AccountLockedError | BadCredentialsError | None = None
         async with self._db.transaction() as session:
             account = await self._by_login(session, login_name)
             if account is None:
@@ -117,14 +122,14 @@ class AccountService:
                 self._passwords.verify(_DUMMY_HASH, password)
                 raise BadCredentialsError(self.policy.max_failures)
             self._check_lock(account)
-            if not self._passwords.verify(account.password_hash, password):
-                self._count_failure(account)
+            if self._passwords.verify(account.password_hash, password):
+                account.failed_logins, account.locked_until = 0, None
+                await self._audit.record(session, "user", "account.login", account.id)
+            else:
+                failure = self._count_failure(account)
                 await self._audit.record(session, "user", "account.login_failed", account.id)
-                if account.failed_logins == 0:
-                    raise AccountLockedError(self.policy.lock_seconds // 60)
-                raise BadCredentialsError(self.policy.max_failures - account.failed_logins)
-            account.failed_logins, account.locked_until = 0, None
-            await self._audit.record(session, "user", "account.login", account.id)
+        if failure is not None:
+            raise failure
         return await self.get(account.id)
 
     def _check_lock(self, account: Account) -> None:
@@ -135,11 +140,13 @@ class AccountService:
             raise AccountLockedError(max(1, int(left // 60) + (left % 60 > 0)))
         account.locked_until = None
 
-    def _count_failure(self, account: Account) -> None:
+    def _count_failure(self, account: Account) -> AccountLockedError | BadCredentialsError:
         account.failed_logins += 1
         if account.failed_logins >= self.policy.max_failures:
             account.failed_logins = 0
             account.locked_until = self._clock.now() + timedelta(seconds=self.policy.lock_seconds)
+            return AccountLockedError(self.policy.lock_seconds // 60)
+        return BadCredentialsError(self.policy.max_failures - account.failed_logins)
 
     async def get(self, account_id: int) -> AccountView:
         async with self._db.sessions() as session:

@@ -13,7 +13,9 @@ from dialogs.types import Button, ConversationState, Reply, Text, Turn
 if TYPE_CHECKING:
     from backend.services import Services
 
-SEALED = "sealed:"
+# Secret slot values are kept as {"$sealed": <ciphertext>}: a tag no typed answer can imitate
+# (a "sealed:" prefix could be typed by anyone and then fail to open).
+SEALED = "$sealed"
 
 
 @dataclass
@@ -75,13 +77,14 @@ class Ctx:
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.slots.get(name, default)
-        if isinstance(value, str) and value.startswith(SEALED):
-            return self.services.vault.open(value[len(SEALED):])
+        if isinstance(value, dict) and set(value) == {SEALED}:
+            return self.services.vault.open(value[SEALED])
         return value
 
     def put(self, name: str, value: Any, *, secret: bool = False) -> None:
+        """Secret values are sealed with the vault: stored state never holds them in clear."""
         if secret and isinstance(value, str):
-            value = SEALED + self.services.vault.seal(value)
+            value = {SEALED: self.services.vault.seal(value)}
         self.slots[name] = value
 
     def clear(self, *names: str) -> None:

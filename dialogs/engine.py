@@ -3,31 +3,37 @@
 How a turn runs (`Engine.handle`):
 
 1. Take the conversation's lock (in-process, or in Redis when several processes serve), load its
-   state, and log it out if it was idle past the log-in limit.
+   state, and log it out if it was idle past the log-in limit: a flow that needs the log-in is
+   then started again behind the log-in flow, and the message meant for its old question dropped.
 2. If the open question is secret (password, card number, code), the user's message is deleted
    from the chat first, whatever happens next.
 3. Global commands act first (help, cancel, back, language, menu, ...). Inside a question only a
-   message that is exactly a command word counts, so a name that contains "help" still answers it.
+   message that is exactly a command word counts, so a name that contains "help" still answers it;
+   at a secret question an unknown "/word" is the answer (a password may start with "/"), never
+   echoed back as an unknown command.
 4. Otherwise the active flow gets the input: the open slot is validated by the flow's
    `validate_<slot>`; a valid value fills it and the next unfilled slot is asked; when all are
    filled, `on_complete` runs. Flows nest: `ctx.call(flow)` parks the current flow on a stack and
-   resumes it, with the sub-flow's `ctx.returns`, when the sub-flow completes.
+   resumes it, with the sub-flow's `ctx.returns`, when the sub-flow completes. A question asked
+   again (wrong answer, help, a sticker, language switch) shows its prompt again; the `ask_` hook
+   of a code question (which texts the code) runs only when it is first asked and on /resend.
 5. Without an active flow, free text goes to intent recognition and may start a flow.
 6. State is saved only when the turn succeeded; an unexpected error leaves the previous state.
+   Only the user's own turns count as activity for the log-in idle limit, not pushed notices.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import time
+import re
 from collections.abc import Callable
 from typing import Any
 
 from backend.kv import KeyValueStore
 from backend.services import Services
 from dialogs import texts
-from dialogs.catalog import pick_lang
+from dialogs.catalog import LANGS, Translator, pick_lang
 from dialogs.context import Ctx, Transition
 from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
 from dialogs.intents import Intent, global_word, recognise
@@ -42,6 +48,7 @@ COMMANDS = {"start", "menu", "help", "cancel", "back", "lang", "lang_en", "lang_
             "agent"}
 MAX_DEPTH = 4
 NOT_STARTED = "__not_started__"  # a flow parked before its on_start ran (log-in came first)
+BUTTON_PAYLOAD = re.compile(r"/([a-z_]+):\S*")  # choice_payload(): "/<slot>:<value>"
 
 
 class Engine:
@@ -52,6 +59,7 @@ class Engine:
         self.store = store
         self._recognise = recogniser or _local_recogniser
         self._intent_flows = {t: f.id for f in flows.values() for t in f.triggers}
+        self._translators = tuple(Translator(lang) for lang in LANGS)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -73,7 +81,7 @@ class Engine:
             if ctx.state.get("flow"):
                 self._park(ctx.state)
             await self._start(ctx, flow_id, preset)
-            await self.save(turn.conversation_id, ctx.state)
+            await self.save(turn.conversation_id, ctx.state, touch=False)
             return ctx.replies
 
     async def load(self, turn: Turn) -> ConversationState:
@@ -82,8 +90,10 @@ class Engine:
             state = {"lang": pick_lang(turn.locale), "flow": None, "slots": {}, "asked": None, "stack": []}
         return state  # type: ignore[no-any-return]
 
-    async def save(self, conversation_id: str, state: ConversationState) -> None:
-        state["last_active"] = self.services.clock.now().timestamp()
+    async def save(self, conversation_id: str, state: ConversationState, touch: bool = True) -> None:
+        """`touch`: this was the user's own turn, so the log-in idle time starts again."""
+        if touch or "last_active" not in state:
+            state["last_active"] = self.services.clock.now().timestamp()
         await self.store.set(_state_key(conversation_id), state,
                              ttl=self.services.settings.conversation_ttl_seconds)
 
@@ -94,7 +104,8 @@ class Engine:
 
     async def _turn(self, ctx: Ctx) -> None:
         self._delete_secret_input(ctx)
-        await self._expire_login(ctx)
+        if await self._expire_login(ctx):
+            return
         command = self._command_of(ctx)
         if command is not None:
             await self._command(ctx, *command)
@@ -108,13 +119,29 @@ class Engine:
         if slot is not None and slot.hidden and ctx.turn.message_ref and ctx.turn.kind == "text":
             ctx.add(Delete(ctx.turn.message_ref))
 
-    async def _expire_login(self, ctx: Ctx) -> None:
+    async def _expire_login(self, ctx: Ctx) -> bool:
+        """Logs out after the idle limit; True when that used up the turn (see the module doc)."""
         if ctx.state.get("account_id") is None:
-            return
+            return False
         idle = self.services.clock.now().timestamp() - ctx.state.get("last_active", 0)
-        if idle > self.services.settings.login_idle_seconds:
-            ctx.state["account_id"] = None
-            ctx.say("session.login_expired")
+        if idle <= self.services.settings.login_idle_seconds:
+            return False
+        ctx.state["account_id"] = None
+        ctx.forget_account()
+        ctx.say("session.login_expired")
+        guarded = self._login_flow_open(ctx.state)
+        if guarded is None:
+            return False
+        self._clear_flows(ctx.state)
+        if self._command_of(ctx) is not None:
+            return False
+        await self._start(ctx, guarded, {})
+        return True
+
+    def _login_flow_open(self, state: ConversationState) -> str | None:
+        """The outermost open flow that needs a log-in, if any."""
+        ids = [frame["flow"] for frame in state.get("stack") or []] + [state.get("flow") or ""]
+        return next((i for i in ids if i in self.flows and self.flows[i].requires_login), None)
 
     def _command_of(self, ctx: Ctx) -> tuple[str, str] | None:
         """("command", argument) for slash commands and exact command words; None otherwise."""
@@ -122,11 +149,18 @@ class Engine:
         if text.startswith("/"):
             name, _, arg = text[1:].partition(" ")
             name = name.split("@", 1)[0].lower()
-            if ":" not in name:
-                return name, arg.strip()
-            return None
+            if ":" in name or (self._secret_asked(ctx) and not self._known_command(name)):
+                return None
+            return name, arg.strip()
         word = global_word(text) if text else None
         return (word, "") if word else None
+
+    def _secret_asked(self, ctx: Ctx) -> bool:
+        slot = self._asked_slot(ctx.state)
+        return slot is not None and slot.hidden
+
+    def _known_command(self, name: str) -> bool:
+        return name in COMMANDS or name in self.flows or name in self._intent_flows
 
     async def _command(self, ctx: Ctx, name: str, arg: str) -> None:
         handler = getattr(self, f"_cmd_{name}", None)
@@ -189,8 +223,9 @@ class Engine:
         previous = self._previous_slot(ctx, flow, slot)
         if previous is None:
             ctx.say("back.first")
-        else:
-            ctx.clear(previous.name, slot.name)
+            await self._reask_or_menu(ctx)
+            return
+        ctx.clear(previous.name, slot.name)
         await self._advance(ctx)
 
     async def _cmd_lang(self, ctx: Ctx, arg: str) -> None:
@@ -256,10 +291,14 @@ class Engine:
             self._clear_flows(ctx.state)
             await self._free_text(ctx)
             return
+        if self._stale_button(ctx, slot):
+            ctx.say("error.stale_button")
+            await self._ask(ctx, slot, fresh=False)
+            return
         value = self._raw_value(ctx, slot)
         if value is None:
             ctx.say("error.not_file" if slot.kind == "file" else "error.not_text")
-            await self._ask(ctx, slot)
+            await self._ask(ctx, slot, fresh=False)
             return
         result = await self._validate(ctx, flow, slot, value)
         if isinstance(result, Invalid):
@@ -268,6 +307,12 @@ class Engine:
         ctx.put(slot.name, result.value, secret=slot.hidden)
         if not await self._follow(ctx):
             await self._advance(ctx)
+
+    @staticmethod
+    def _stale_button(ctx: Ctx, slot: Slot) -> bool:
+        """A button of an earlier question tapped again (Telegram keeps old keyboards)."""
+        match = BUTTON_PAYLOAD.fullmatch((ctx.turn.text or "").strip())
+        return not slot.hidden and match is not None and match.group(1) != slot.name
 
     def _raw_value(self, ctx: Ctx, slot: Slot) -> Any:
         turn = ctx.turn
@@ -286,7 +331,8 @@ class Engine:
         if text.startswith(prefix):
             return text[len(prefix):]
         for index, choice in enumerate(choices, start=1):
-            if text in (choice.value, str(index)) or text.lower() == ctx.t(choice.label_key).lower():
+            labels = {t(choice.label_key).lower() for t in self._translators}  # either language
+            if text in (choice.value, str(index)) or text.lower() in labels:
                 return choice.value
         return text
 
@@ -307,7 +353,7 @@ class Engine:
         if await self._follow(ctx):
             return
         if invalid.reask:
-            await self._ask(ctx, slot)
+            await self._ask(ctx, slot, fresh=False)
             await self._follow(ctx)
         else:
             await self._advance(ctx)
@@ -339,12 +385,13 @@ class Engine:
             return slot
         return None
 
-    async def _ask(self, ctx: Ctx, slot: Slot) -> None:
+    async def _ask(self, ctx: Ctx, slot: Slot, fresh: bool = True) -> None:
+        """Ask a slot; `fresh=False` asks it again, and a code question then sends no new code."""
         flow = self._flow(ctx.state)
         assert flow is not None
         ctx.state["asked"] = slot.name
         hook = flow.hook("ask", slot.name)
-        if hook is not None:
+        if hook is not None and (fresh or slot.kind != "code"):
             await _maybe_await(hook(ctx))
             if ctx.transition is not None or ctx.state.get("asked") != slot.name:
                 return
@@ -406,7 +453,7 @@ class Engine:
     async def _reask_or_menu(self, ctx: Ctx) -> None:
         slot = self._asked_slot(ctx.state)
         if slot is not None:
-            await self._ask(ctx, slot)
+            await self._ask(ctx, slot, fresh=False)
             await self._follow(ctx)
         elif ctx.state.get("flow"):
             await self._advance(ctx)

@@ -8,7 +8,7 @@ from backend.clock import PRODUCT_TZ
 from backend.errors import ResendTooSoonError
 from backend.identity_rules import mask_phone
 from dialogs.context import Ctx
-from dialogs.types import Button, Text
+from dialogs.types import Button, Image, Text
 
 
 def menu(ctx: Ctx) -> None:
@@ -30,15 +30,23 @@ def format_time(ctx: Ctx, when: datetime) -> str:
 
 async def send_code(ctx: Ctx, purpose: str, phone: str) -> bool:
     """Issue a code and text it; says what happened. False when a resend came too soon."""
+    codes, subject = ctx.services.codes, phone_subject(ctx, phone)
     try:
-        code = await ctx.services.codes.issue(purpose, ctx.services.vault.lookup_hash("phone", phone))
+        code = await codes.issue(purpose, subject)
     except ResendTooSoonError as exc:
-        ctx.say("code.too_soon", seconds=exc.wait_seconds, phone=mask_phone(phone))
+        # Only claim the earlier code still works when it does (not after too many wrong tries).
+        key = "code.too_soon" if await codes.usable(purpose, subject) else "code.too_soon_void"
+        ctx.say(key, seconds=exc.wait_seconds, phone=mask_phone(phone))
         return False
-    minutes = ctx.services.codes.policy.ttl_seconds // 60
+    minutes = codes.policy.ttl_seconds // 60
     await ctx.services.sms.send(phone, ctx.t(f"sms.{purpose}", code=code, minutes=minutes))
     ctx.say("code.sent", phone=mask_phone(phone), minutes=minutes)
     return True
+
+
+async def captcha(ctx: Ctx) -> None:
+    """A new picture for this conversation; its answer replaces any earlier one."""
+    ctx.add(Image(await ctx.services.captcha.new(ctx.conversation_id), ctx.t("captcha.caption")))
 
 
 def phone_subject(ctx: Ctx, phone: str) -> str:

@@ -54,3 +54,13 @@ async def verify_code(services: Services, purpose: str, phone: str, raw: str) ->
     except CodeError as exc:
         return Invalid(exc.reason)
     return Valid(shaped.value)
+
+
+async def captcha(services: Services, owner: str, raw: str) -> Validation:
+    """Checks the picture's characters; full-width letters count, anything non-ASCII is just wrong."""
+    answer = rules.clean_text(raw).replace(" ", "").upper()
+    if not answer.isascii():
+        await services.captcha.check(owner, "")  # the picture is single use whatever was typed
+        return Invalid("captcha.mismatch")
+    ok = await services.captcha.check(owner, answer)
+    return Valid(True) if ok else Invalid("captcha.mismatch")

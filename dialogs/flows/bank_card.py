@@ -8,8 +8,7 @@ from backend.bankcards import CardHolder
 from backend.identity_rules import ID_TYPES, mask_card
 from dialogs import texts, validators
 from dialogs.context import Ctx
-from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
-from dialogs.types import Image
+from dialogs.forms import Choice, Form, Slot, Validation
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +53,10 @@ class BankCard(Form):
         return await validators.verify_code(ctx.services, "bank_card", ctx.get("phone"), value)
 
     async def ask_captcha(self, ctx: Ctx) -> None:
-        ctx.add(Image(await ctx.services.captcha.new(ctx.conversation_id), ctx.t("captcha.caption")))
+        await texts.captcha(ctx)
 
     async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        ok = await ctx.services.captcha.check(ctx.conversation_id, value)
-        return Valid(True) if ok else Invalid("captcha.mismatch")
+        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def on_complete(self, ctx: Ctx) -> None:
         claim = CardHolder(card=ctx.get("card"), name=ctx.get("name"), id_type=ctx.get("id_type"),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from backend.errors import AccountLockedError, BadCredentialsError
 from dialogs import texts, validators
 from dialogs.context import Ctx
-from dialogs.forms import Form, Invalid, Slot, Valid, Validation
-from dialogs.types import Image
+from dialogs.forms import Form, Slot, Validation
 
 FLOW_ID = "login"
 
@@ -27,18 +26,19 @@ class Login(Form):
         return validators.login_name(value)
 
     async def ask_captcha(self, ctx: Ctx) -> None:
-        ctx.add(Image(await ctx.services.captcha.new(ctx.conversation_id), ctx.t("captcha.caption")))
+        await texts.captcha(ctx)
 
     async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        ok = await ctx.services.captcha.check(ctx.conversation_id, value)
-        return Valid(True) if ok else Invalid("captcha.mismatch")
+        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def on_complete(self, ctx: Ctx) -> None:
         try:
             account = await ctx.services.accounts.login(ctx.get("login_name"), ctx.get("password"))
-        except BadCredentialsError as exc:
-            ctx.say("login.bad_credentials", remaining=exc.remaining)
-            ctx.clear("password", "captcha")
+        except BadCredentialsError:
+            # One message whether the name exists or not, and no count that would tell them apart.
+            policy = ctx.services.accounts.policy
+            ctx.say("login.failed", max_failures=policy.max_failures, minutes=policy.lock_seconds // 60)
+            ctx.clear("login_name", "password", "captcha")
             ctx.again()
             return
         except AccountLockedError as exc:

@@ -8,7 +8,6 @@ from backend.identity_rules import ID_TYPES, mask_id, mask_name, mask_phone
 from dialogs import texts, validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
-from dialogs.types import Image
 
 FLOW_ID = "register"
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
@@ -48,11 +47,10 @@ class Register(Form):
         return result
 
     async def ask_captcha(self, ctx: Ctx) -> None:
-        ctx.add(Image(await ctx.services.captcha.new(ctx.conversation_id), ctx.t("captcha.caption")))
+        await texts.captcha(ctx)
 
     async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        ok = await ctx.services.captcha.check(ctx.conversation_id, value)
-        return Valid(True) if ok else Invalid("captcha.mismatch")
+        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     def prompt_agreement(self, ctx: Ctx) -> str:
         return ctx.t("register.agreement.prompt", agreement=ctx.t("agreement.text"))
@@ -92,8 +90,9 @@ class Register(Form):
                          login_name=ctx.get("login_name"), password=ctx.get("password"), phone=ctx.get("phone"))
         try:
             await ctx.services.accounts.register(new)
-        except IdentityTakenError:
+        except IdentityTakenError:  # registered from another chat since the ID question
             ctx.say("error.identity_taken")
+            ctx.stop()
             return
         except LoginNameTakenError:
             ctx.say("error.login_taken")
