@@ -29,6 +29,8 @@ from backend.models import Account, VerifiedCard
 logger = logging.getLogger(__name__)
 
 Level = Literal["low", "medium", "high"]
+RESIDENT_ID = "0"
+RESIDENT_NUMBER_TYPES = frozenset({"0", "1", "7"})
 LEVEL_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
@@ -72,7 +74,9 @@ class AccountService:
         self.policy = policy or LoginPolicy()
 
     def identity_hash(self, id_type: str, id_number: str) -> str:
-        return self._vault.lookup_hash("identity", f"{id_type}:{id_number}")
+        """Household register and temporary ID carry the resident ID number: one person, one account."""
+        kind = RESIDENT_ID if id_type in RESIDENT_NUMBER_TYPES else id_type
+        return self._vault.lookup_hash("identity", f"{kind}:{id_number}")
 
     async def identity_exists(self, id_type: str, id_number: str) -> bool:
         query = select(Account.id).where(Account.identity_hash == self.identity_hash(id_type, id_number))
@@ -116,7 +120,8 @@ class AccountService:
         """
         failure: AccountLockedError | BadCredentialsError | None = None
         async with self._db.transaction() as session:
-            account = await self._by_login(session, login_name)
+            # The row lock (PostgreSQL) makes parallel wrong passwords count one by one.
+            account = await self._by_login(session, login_name, lock=True)
             if account is None:
                 # Same cost as a real check, so timing does not reveal which names exist.
                 self._passwords.verify(_DUMMY_HASH, password)
@@ -161,8 +166,9 @@ class AccountService:
             account = await self._by_login(session, login_name)
         return None if account is None else await self.get(account.id)
 
-    async def _by_login(self, session: AsyncSession, login_name: str) -> Account | None:
-        return await session.scalar(select(Account).where(Account.login_key == login_name_key(login_name)))
+    async def _by_login(self, session: AsyncSession, login_name: str, lock: bool = False) -> Account | None:
+        query = select(Account).where(Account.login_key == login_name_key(login_name))
+        return await session.scalar(query.with_for_update() if lock else query)
 
     async def add_verified_card(self, account_id: int, card: str) -> AccountView:
         """Binds the card and raises the level to high in one transaction."""

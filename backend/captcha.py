@@ -40,4 +40,5 @@ class CaptchaService:
         given = given.strip().upper()
         if self._test_answer and given == self._test_answer.upper():
             return True
-        return answer is not None and secrets.compare_digest(given, str(answer))
+        # compare_digest refuses non-ASCII str; compare bytes so any input is just "wrong".
+        return answer is not None and secrets.compare_digest(given.encode(), str(answer).encode())

@@ -48,10 +48,11 @@ class Services:
         await self.db.close()
 
 
-def build_kv(settings: Settings) -> KeyValueStore:
+def build_kv(settings: Settings, clock: Clock) -> KeyValueStore:
     if settings.redis_url:
         return RedisKeyValueStore.from_url(settings.redis_url)
-    return MemoryKeyValueStore()
+    # Expiry follows the injected clock, so codes and sessions age with it in tests too.
+    return MemoryKeyValueStore(time_source=lambda: clock.now().timestamp())
 
 
 def build_services(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | None = None,
@@ -61,8 +62,8 @@ def build_services(settings: Settings, clock: Clock | None = None, kv: KeyValueS
         msg = "production providers (SMS gateway, bank, credit bureau) are not configured"
         raise ConfigurationError(msg)
     clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
-    kv = kv or build_kv(settings)
+    db = db if db is not None else Database(settings.database_url)
+    kv = kv if kv is not None else build_kv(settings, clock)
     vault = Vault(settings.encryption_key.reveal())
     audit = Audit(clock)
     fixtures = settings.data_dir / "fixtures"

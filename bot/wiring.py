@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.clock import Clock
 from backend.delivery import Delivery, Dispatcher
+from backend.kv import KeyValueStore
 from backend.queries import RequestView
 from backend.services import Services, build_services
 from backend.settings import Settings
@@ -34,8 +35,8 @@ class App:
         await self.services.close()
 
 
-def build(settings: Settings, clock: Clock | None = None) -> App:
-    services = build_services(settings, clock=clock)
+def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | None = None) -> App:
+    services = build_services(settings, clock=clock, kv=kv)
     engine = Engine(services, flows_by_id(), services.kv)
     renderer = RestRenderer(services.files, settings.base_url)
     channels = Channels(OutboxSender(services.outbox, renderer))

@@ -75,6 +75,16 @@ async def test_one_account_per_identity(accounts: AccountService, db: Database) 
     assert await count(db, select(func.count()).select_from(Account)) == 1
 
 
+async def test_resident_id_number_on_other_documents_is_the_same_identity(accounts: AccountService) -> None:
+    """Household register (1) and temporary ID (7) carry the resident ID number: no second account."""
+    await accounts.register(P1)
+    assert await accounts.identity_exists("1", P1.id_number)
+    assert await accounts.identity_exists("7", P1.id_number)
+    assert not await accounts.identity_exists("2", P1.id_number)  # a passport number is another namespace
+    with pytest.raises(IdentityTakenError):
+        await accounts.register(NewAccount(**{**P1.__dict__, "id_type": "1", "login_name": "another01"}))
+
+
 async def test_one_account_per_login_name_whatever_its_case(accounts: AccountService) -> None:
     await accounts.register(P1)
     with pytest.raises(LoginNameTakenError):
