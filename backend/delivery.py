@@ -28,9 +28,11 @@ Notifier = Callable[[RequestView], Awaitable[Delivery]]
 class Dispatcher:
     """Work lives in the database, not in memory, so a restart loses nothing (B42)."""
 
-    def __init__(self, queries: QueryService, notify: Notifier, interval: float = 1.0, batch: int = 50) -> None:
+    def __init__(self, queries: QueryService, notify: Notifier, interval: float = 1.0, batch: int = 50,
+                 sweepers: tuple[Callable[[], Awaitable[int]], ...] = ()) -> None:
         self._queries, self._notify = queries, notify
         self._interval, self._batch = interval, batch
+        self._sweepers = sweepers
         self._stop = asyncio.Event()
 
     async def run_once(self) -> int:
@@ -40,6 +42,8 @@ class Dispatcher:
             await asyncio.gather(*(self._deliver(view) for view in due))
             handled += len(due)
         await self._queries.expire_old()
+        for sweep in self._sweepers:
+            await sweep()
         return handled
 
     async def _deliver(self, view: RequestView) -> None:

@@ -127,3 +127,12 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     detail: Mapped[dict[str, Any]]
+
+
+class FlowDeadline(Base):
+    """When an open dialog flow times out; one row per conversation (B01), claimed by the dispatcher."""
+
+    __tablename__ = "flow_deadlines"
+
+    conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)

@@ -21,6 +21,7 @@ from backend.queries import QueryPolicy, QueryService
 from backend.reports import ReportFonts
 from backend.settings import Settings
 from backend.sms import SandboxSms, SmsGateway
+from backend.timeouts import FlowDeadlines
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Services:
     fonts: ReportFonts
     outbox: Outbox
     files: FileStore
+    deadlines: FlowDeadlines
     extras: dict[str, Any]
 
     async def close(self) -> None:
@@ -81,4 +83,5 @@ def build_services(settings: Settings, clock: Clock | None = None, kv: KeyValueS
                                                            settings.dispatch_lease_seconds)),
         credit=SandboxCreditData(fixtures / "personas.json"),
         fonts=ReportFonts.default(),
-        outbox=Outbox(db, clock), files=FileStore(db, vault, clock), extras={})
+        outbox=Outbox(db, clock), files=FileStore(db, vault, clock), deadlines=FlowDeadlines(db, clock),
+        extras={})

@@ -55,6 +55,7 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
     conversation_ttl_seconds: int = 7 * 24 * 3600
+    flow_timeout_seconds: int = 600
     dispatch_interval_seconds: float = 1.0
     dispatch_lease_seconds: int = 300
     captcha_test_answer: str | None = None
@@ -121,6 +122,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         port=_int(env, "CREDITBOT_PORT", 8080),
         public_url=env.get("CREDITBOT_PUBLIC_URL", "").rstrip("/"),
         report_delay_seconds=_int(env, "CREDITBOT_REPORT_DELAY", 24 * 3600),
+        flow_timeout_seconds=_int(env, "CREDITBOT_FLOW_TIMEOUT", 600),
         captcha_test_answer=_opt(env, "CREDITBOT_CAPTCHA_TEST_ANSWER") if mode == "sandbox" else None,
         telegram_token=_secret(env, "TELEGRAM_BOT_TOKEN"),
         telegram_base_url=_opt(env, "TELEGRAM_BASE_URL"),

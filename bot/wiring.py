@@ -45,5 +45,14 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
         replies = await build_result_ready(engine, request)
         return await channels.send(request.conversation_id, replies)
 
-    dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds)
+    async def expire_flows() -> int:
+        expired = await services.deadlines.claim_due()
+        for conversation_id in expired:
+            replies = await engine.expire(conversation_id)
+            if replies:
+                await channels.send(conversation_id, replies)
+        return len(expired)
+
+    dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds,
+                            sweepers=(expire_flows,))
     return App(settings, services, engine, channels, renderer, dispatcher)

@@ -28,6 +28,7 @@ import inspect
 import logging
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from backend.kv import KeyValueStore
@@ -85,26 +86,67 @@ class Engine:
             return ctx.replies
 
     async def load(self, turn: Turn) -> ConversationState:
-        state = await self.store.get(_state_key(turn.conversation_id))
-        if state is None:
-            state = {"lang": pick_lang(turn.locale), "flow": None, "slots": {}, "asked": None, "stack": []}
-        return state  # type: ignore[no-any-return]
+        """The session (language, log-in) lives long; the open flow only as long as its timeout (B02)."""
+        cid = turn.conversation_id
+        session = await self.store.get(_state_key(cid)) or {"lang": pick_lang(turn.locale)}
+        flow = await self.store.get(_flow_key(cid))
+        if session.get("in_flow") and (flow is None or self._flow_idle(session)):
+            return {**session, **_empty_flow(), "flow_expired": True}  # type: ignore[typeddict-item]
+        return {**session, **(flow or _empty_flow())}  # type: ignore[typeddict-item]
+
+    def _flow_idle(self, session: dict[str, Any]) -> bool:
+        idle = self.services.clock.now().timestamp() - session.get("last_active", 0)
+        return idle >= self.services.settings.flow_timeout_seconds
 
     async def save(self, conversation_id: str, state: ConversationState, touch: bool = True) -> None:
-        """`touch`: this was the user's own turn, so the log-in idle time starts again."""
+        """`touch`: this was the user's own turn, so the idle times start again."""
+        now = self.services.clock.now()
         if touch or "last_active" not in state:
-            state["last_active"] = self.services.clock.now().timestamp()
-        await self.store.set(_state_key(conversation_id), state,
-                             ttl=self.services.settings.conversation_ttl_seconds)
+            state["last_active"] = now.timestamp()
+        session = {k: v for k, v in state.items() if k not in FLOW_KEYS and k != "flow_expired"}
+        was_in_flow, in_flow = bool(session.get("in_flow")), bool(state.get("flow"))
+        session["in_flow"] = in_flow
+        asked = self._asked_slot(state)
+        session["secret_pending"] = bool(asked and asked.hidden)
+        settings = self.services.settings
+        await self.store.set(_state_key(conversation_id), session, ttl=settings.conversation_ttl_seconds)
+        if in_flow:
+            flow = {k: state.get(k) for k in FLOW_KEYS}
+            await self.store.set(_flow_key(conversation_id), flow, ttl=settings.flow_timeout_seconds)
+            if not was_in_flow:
+                due = now + timedelta(seconds=settings.flow_timeout_seconds)
+                await self.services.deadlines.set(conversation_id, due)
+        elif was_in_flow:
+            await self.store.delete(_flow_key(conversation_id))
+            await self.services.deadlines.clear(conversation_id)
+
+    async def expire(self, conversation_id: str) -> list[Reply]:
+        """Called when a flow's deadline passed: one notice if it is really idle, else a later deadline."""
+        async with self.store.lock(_lock_key(conversation_id)):
+            session = await self.store.get(_state_key(conversation_id))
+            if not session or not session.get("in_flow"):
+                return []
+            if not self._flow_idle(session):
+                due = session.get("last_active", 0) + self.services.settings.flow_timeout_seconds
+                await self.services.deadlines.set(conversation_id, datetime.fromtimestamp(due, timezone.utc))
+                return []
+            turn = Turn(channel=conversation_id.split(":", 1)[0], conversation_id=conversation_id, kind="other")
+            ctx = Ctx(turn, await self.load(turn), self.services)
+            ctx.state.pop("flow_expired", None)  # type: ignore[misc]
+            ctx.say("session.flow_expired")
+            texts.menu(ctx)
+            await self.save(conversation_id, ctx.state, touch=False)
+            return ctx.replies
 
     async def reset(self, conversation_id: str) -> None:
         await self.store.delete(_state_key(conversation_id))
+        await self.store.delete(_flow_key(conversation_id))
 
     # -- one turn -----------------------------------------------------------------------------
 
     async def _turn(self, ctx: Ctx) -> None:
         self._delete_secret_input(ctx)
-        if await self._expire_login(ctx):
+        if self._flow_expired(ctx) or await self._expire_login(ctx):
             return
         command = self._command_of(ctx)
         if command is not None:
@@ -113,6 +155,21 @@ class Engine:
             await self._answer(ctx)
         else:
             await self._free_text(ctx)
+
+    def _flow_expired(self, ctx: Ctx) -> bool:
+        """The open flow timed out: say so once; the late input is not taken as an answer (B02)."""
+        if not ctx.state.pop("flow_expired", False):  # type: ignore[misc]
+            return False
+        if ctx.state.get("secret_pending") and ctx.turn.message_ref and ctx.turn.kind == "text":
+            ctx.add(Delete(ctx.turn.message_ref))
+        if ctx.state.get("account_id") is not None and self._login_idle(ctx):
+            ctx.state["account_id"] = None
+            ctx.say("session.login_expired")
+        ctx.say("session.flow_expired")
+        if self._command_of(ctx) is not None:
+            return False
+        texts.menu(ctx)
+        return True
 
     def _delete_secret_input(self, ctx: Ctx) -> None:
         slot = self._asked_slot(ctx.state)
@@ -123,8 +180,7 @@ class Engine:
         """Logs out after the idle limit; True when that used up the turn (see the module doc)."""
         if ctx.state.get("account_id") is None:
             return False
-        idle = self.services.clock.now().timestamp() - ctx.state.get("last_active", 0)
-        if idle <= self.services.settings.login_idle_seconds:
+        if not self._login_idle(ctx):
             return False
         ctx.state["account_id"] = None
         ctx.forget_account()
@@ -137,6 +193,10 @@ class Engine:
             return False
         await self._start(ctx, guarded, {})
         return True
+
+    def _login_idle(self, ctx: Ctx) -> bool:
+        idle = self.services.clock.now().timestamp() - ctx.state.get("last_active", 0)
+        return idle > self.services.settings.login_idle_seconds
 
     def _login_flow_open(self, state: ConversationState) -> str | None:
         """The outermost open flow that needs a log-in, if any."""
@@ -499,6 +559,17 @@ async def _maybe_await(value: Any) -> Any:
 
 def _state_key(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
+
+
+def _flow_key(conversation_id: str) -> str:
+    return f"flow:{conversation_id}"
+
+
+FLOW_KEYS = ("flow", "slots", "asked", "stack")
+
+
+def _empty_flow() -> dict[str, Any]:
+    return {"flow": None, "slots": {}, "asked": None, "stack": []}
 
 
 def _lock_key(conversation_id: str) -> str:

@@ -13,18 +13,8 @@ from typing import Any
 from fakes import CAPTCHA, P1, Chat, register, texts_of, verify_card
 from sqlalchemy import func, select
 
-from backend.clock import FixedClock
-from backend.delivery import Delivery, Dispatcher
-from backend.kv import MemoryKeyValueStore
 from backend.models import Account, QueryRequest
-from backend.queries import RequestView
-from backend.services import build_services
-from backend.settings import Settings
-from bot.channels import Channels, OutboxSender, RestRenderer
 from bot.wiring import App
-from dialogs.engine import Engine
-from dialogs.notifications import build_result_ready
-from dialogs.registry import flows_by_id
 from dialogs.types import Delete, Image, Reply, Text
 
 # CASES.md test data: all invented.
@@ -34,28 +24,6 @@ P4 = {"name": "阿依古丽·买买提", "id_number": "650102199506012464", "pho
       "card": "6200000000000004044"}
 PASSWORD = "Abc12345!"
 WRONG_CAPTCHA = "0000"  # 0 is not in the captcha alphabet, so this never matches
-
-
-class ClockedStore(MemoryKeyValueStore):
-    """Truthy even when empty: `build_services` does `kv or build_kv(settings)`, and an empty
-    MemoryKeyValueStore has len() 0, so it would be silently replaced by one on time.monotonic."""
-
-    def __bool__(self) -> bool:
-        return True
-
-
-def build_clocked_app(settings: Settings, clock: FixedClock) -> App:
-    kv = ClockedStore(time_source=lambda: clock.now().timestamp())
-    services = build_services(settings, clock=clock, kv=kv)
-    engine = Engine(services, flows_by_id(), services.kv)
-    renderer = RestRenderer(services.files, settings.base_url)
-    channels = Channels(OutboxSender(services.outbox, renderer))
-
-    async def notify(request: RequestView) -> Delivery:
-        return await channels.send(request.conversation_id, await build_result_ready(engine, request))
-
-    dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds)
-    return App(settings, services, engine, channels, renderer, dispatcher)
 
 
 # -- reading replies ----------------------------------------------------------------------------
@@ -91,7 +59,10 @@ def all_texts(chat: Chat) -> str:
 # -- stored state -------------------------------------------------------------------------------
 
 async def state_of(app: App, chat: Chat) -> dict[str, Any]:
-    return await app.services.kv.get(f"conv:{chat.conversation_id}") or {}
+    """The session and the open flow, as stored (two keys: the flow part expires on its own)."""
+    session = await app.services.kv.get(f"conv:{chat.conversation_id}") or {}
+    flow = await app.services.kv.get(f"flow:{chat.conversation_id}") or {}
+    return {**session, "flow": None, "slots": {}, "asked": None, "stack": [], **flow}
 
 
 async def state_json(app: App, chat: Chat) -> str:

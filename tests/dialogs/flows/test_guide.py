@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fakes import Chat, register, texts_of, verify_card
-from flowkit import asked, buttons_of, last_text, log_in
+from flowkit import state_of, asked, buttons_of, last_text, log_in
 
 from bot.wiring import App
 from dialogs.catalog import Translator
@@ -62,5 +62,5 @@ async def test_guide_in_the_middle_of_registration_replaces_it(app: App, chat: C
     await chat.say("王小明")
     replies = await chat.say("/guide")
     assert T("guide.text") in texts_of(replies)
-    state = await app.services.kv.get(f"conv:{chat.conversation_id}")
+    state = await state_of(app, chat)
     assert state["slots"] == {} and "王小明" not in str(state)

@@ -234,14 +234,20 @@ async def test_after_idle_a_flow_needing_log_in_asks_for_it_then_resumes(
     assert T("my_requests.none") in texts_of(replies)
 
 
-async def test_idle_in_the_middle_of_a_request_restarts_it_behind_the_log_in(
+async def test_idle_in_the_middle_of_a_request_ends_it_and_logs_out(
         app: App, registered: Chat, clock: FixedClock) -> None:
+    """Past both limits the person hears both, the late tap is not taken, and nothing is submitted."""
     await log_in(registered)
     await registered.say("/request_report")
     clock.advance(IDLE)
     replies = await registered.tap("/product:report")
     assert T("session.login_expired") in texts_of(replies)
-    assert last_text(replies) == prompt("login_name")
+    assert T("session.flow_expired") in texts_of(replies)
     assert await requests_count(app) == 0
+    replies = await registered.say("/request_report")
+    assert T("login.required") in texts_of(replies)
+    assert last_text(replies) == prompt("login_name")
     replies = await answer_login(registered)
     assert last_text(replies) == T("request_report.product.prompt")
+
+

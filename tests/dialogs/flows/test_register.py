@@ -29,6 +29,7 @@ from flowkit import (
 from backend.clock import FixedClock
 from bot.wiring import App
 from dialogs.catalog import Translator
+from dialogs.types import Delete
 
 T = Translator("zh")
 
@@ -351,11 +352,44 @@ async def test_b01_each_answer_restarts_the_idle_time(app: App, chat: Chat, cloc
     assert last_text(await chat.say(CAPTCHA)) == prompt("agreement")
 
 
-async def test_registration_left_idle_continues_where_it_stopped(app: App, chat: Chat, clock: FixedClock) -> None:
-    await register_until(chat, "login_name")
-    clock.advance(6 * 3600)
-    replies = await chat.say("wangxm01")
-    assert last_text(replies) == prompt("password")
+async def test_b01_timeout_counts_from_the_last_input(app: App, chat: Chat, clock: FixedClock) -> None:
+    """Four answers 200, 200 and 50 s apart (each under the limit) keep the flow alive; one deadline."""
+    assert app.settings.flow_timeout_seconds == 600
+    await chat.say("/register")
+    for delay, answer in ((400, P1["name"]), (400, "/id_type:0"), (400, P1["id_number"]), (450, CAPTCHA)):
+        clock.advance(delay)
+        assert await app.dispatcher.run_once() == 0
+        await chat.say(answer)
+    assert await asked(app, chat) == ("register", "agreement")
+    assert await app.services.deadlines.count(chat.conversation_id) == 1
+
+
+async def test_b02_timeout_says_so_once_and_removes_what_was_collected(
+        app: App, chat: Chat, clock: FixedClock) -> None:
+    await register_until(chat, "password")
+    clock.advance(app.settings.flow_timeout_seconds + 1)
+    await app.dispatcher.run_once()
+    notices = await app.services.outbox.take(chat.conversation_id)
+    assert [m["text"] for m in notices][0] == T("session.flow_expired")
+    assert await app.services.kv.get(f"flow:{chat.conversation_id}") is None
+    assert P1["id_number"] not in await state_json(app, chat) and P1["name"] not in await state_json(app, chat)
+    assert await app.services.deadlines.count(chat.conversation_id) == 0
+    await app.dispatcher.run_once()
+    assert await app.services.outbox.take(chat.conversation_id) == []  # one notice, not one per pass
+    replies = await chat.say(PASSWORD)  # meant for the question that timed out
+    assert PASSWORD not in texts_of(replies)
+    assert PASSWORD not in await state_json(app, chat)
+
+
+async def test_b02_a_late_answer_after_the_timeout_is_not_taken(app: App, chat: Chat, clock: FixedClock) -> None:
+    """Even before the sweeper ran, the next message hears of the timeout and is not stored."""
+    await register_until(chat, "password")
+    clock.advance(app.settings.flow_timeout_seconds + 1)
+    replies = await chat.say(PASSWORD)
+    assert T("session.flow_expired") in texts_of(replies)
+    assert any(isinstance(r, Delete) for r in replies)  # it was typed at a password question
+    assert PASSWORD not in texts_of(replies) and PASSWORD not in await state_json(app, chat)
+    assert await asked(app, chat) == (None, None)
 
 
 async def test_b02_after_the_conversation_lifetime_a_late_password_is_not_kept(
