@@ -64,7 +64,7 @@ class Settings:
     telegram_base_file_url: str | None = None
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: Secret | None = None
-    telegram_pool_size: int = 256
+    telegram_pool_size: int = 32
     sms_service_number: str = "106980008899"
     data_dir: Path = REPO_ROOT / "data"
     var_dir: Path = DEFAULT_VAR
@@ -129,6 +129,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         telegram_base_file_url=_opt(env, "TELEGRAM_BASE_FILE_URL"),
         telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
         telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
+        telegram_pool_size=_int(env, "TELEGRAM_POOL_SIZE", 32),
         dispatch_interval_seconds=float(env.get("CREDITBOT_DISPATCH_INTERVAL", "1.0")),
         var_dir=var_dir,
         log_level=env.get("CREDITBOT_LOG_LEVEL", "INFO"),
