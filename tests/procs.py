@@ -56,6 +56,7 @@ class ServerProcess:
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.1)
+        self.stop(signal.SIGKILL)  # never leave a half-started server behind
         raise TimeoutError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
@@ -67,6 +68,15 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+    async def astop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        """stop() without blocking the loop, so fakes served by this loop can still answer."""
+        await asyncio.to_thread(self.stop, sig, timeout)
+
+    def __del__(self) -> None:
+        # A test that failed between start() and its finally still must not leak a server.
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -68,9 +68,11 @@ async def onboard(user: RestUser, person: dict[str, str] = P1, login: str = "wan
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
     proc = ServerProcess(tmp_path / "var")
-    await proc.start()
-    yield proc
-    proc.stop()
+    try:
+        await proc.start()
+        yield proc
+    finally:
+        await proc.astop()
 
 
 async def fetch_pdf(client: httpx.AsyncClient, messages: list[dict[str, Any]]) -> tuple[str, bytes]:
@@ -126,29 +128,30 @@ async def test_bad_requests_get_clear_errors(server: ServerProcess) -> None:
 
 async def test_result_survives_a_restart_and_arrives_once(tmp_path: Path) -> None:
     first = ServerProcess(tmp_path / "var", CREDITBOT_REPORT_DELAY=4)
-    await first.start()
-    async with httpx.AsyncClient(timeout=30) as client:
-        user = RestUser(client, first.url, "bob")
-        await onboard(user)
-        await user.say("/decision:decline")
-        await user.say("/request_report")
-        reply = await user.say("/product:hint")
-        assert "银行卡验证" in text(reply), reply
-        for step in [P1["card"], P1["name"], "/id_type:0", P1["id_number"], P1["phone"]]:
-            await user.say(step)
-        await user.say(await user.code(P1["phone"]))
-        assert "查询申请已提交" in text(await user.say(CAPTCHA))
-        first.stop()
-        await asyncio.sleep(5)
-        second = ServerProcess(tmp_path / "var", port=first.port, CREDITBOT_REPORT_DELAY=4)
-        await second.start()
-        try:
+    second = ServerProcess(tmp_path / "var", port=first.port, CREDITBOT_REPORT_DELAY=4)
+    try:
+        await first.start()
+        async with httpx.AsyncClient(timeout=30) as client:
+            user = RestUser(client, first.url, "bob")
+            await onboard(user)
+            await user.say("/decision:decline")
+            await user.say("/request_report")
+            reply = await user.say("/product:hint")
+            assert "银行卡验证" in text(reply), reply
+            for step in [P1["card"], P1["name"], "/id_type:0", P1["id_number"], P1["phone"]]:
+                await user.say(step)
+            await user.say(await user.code(P1["phone"]))
+            assert "查询申请已提交" in text(await user.say(CAPTCHA))
+            await first.astop()
+            await asyncio.sleep(5)  # the result falls due while nothing runs
+            await second.start()
             pushed = await user.pushed()
             assert text(pushed).count("已生成") == 1, pushed
             await asyncio.sleep(1.5)
             assert await user.pushed(timeout=0.5) == []
-        finally:
-            second.stop()
+    finally:
+        await first.astop()
+        await second.astop()
 
 
 @pytest.mark.parametrize("backend", ["postgres+redis"])
@@ -170,4 +173,4 @@ async def test_journey_on_postgres_and_redis(tmp_path: Path, backend: str, reque
                 assert "个人信用信息概要" in text(reply)
                 await fetch_pdf(client, reply)
         finally:
-            proc.stop()
+            await proc.astop()
