@@ -69,6 +69,8 @@ class Settings:
     data_dir: Path = REPO_ROOT / "data"
     var_dir: Path = DEFAULT_VAR
     log_level: str = "INFO"
+    rasa_nlu_url: str | None = None
+    actions_port: int = 5055
 
     @property
     def sandbox(self) -> bool:
@@ -130,6 +132,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         telegram_webhook_url=_opt(env, "TELEGRAM_WEBHOOK_URL"),
         telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
         telegram_pool_size=_int(env, "TELEGRAM_POOL_SIZE", 32),
+        rasa_nlu_url=_opt(env, "RASA_NLU_URL"),
+        actions_port=_int(env, "CREDITBOT_ACTIONS_PORT", 5055),
         dispatch_interval_seconds=float(env.get("CREDITBOT_DISPATCH_INTERVAL", "1.0")),
         var_dir=var_dir,
         log_level=env.get("CREDITBOT_LOG_LEVEL", "INFO"),

@@ -1,4 +1,4 @@
-"""The `creditbot` command: serve, chat, db upgrade, and sandbox helpers."""
+"""The `creditbot` command: serve, actions, chat, db upgrade, and sandbox helpers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="creditbot", description="Chat front door to the credit-report service")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="HTTP (REST channel, sandbox pages), dispatcher, and Telegram if configured")
+    actions = sub.add_parser("actions", help="the Rasa action server (rasa-sdk) with creditbot's actions")
+    actions.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    actions.add_argument("--port", type=int, default=None,
+                         help="port to listen on (default: CREDITBOT_ACTIONS_PORT or 5055, Rasa's)")
     chat = sub.add_parser("chat", help="chat in this terminal")
     chat.add_argument("--user", help="conversation name (default: $USER)")
     db = sub.add_parser("db", help="database schema")
@@ -46,6 +50,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.server import serve
 
         await serve(settings)
+    elif args.command == "actions":
+        from bot.actions_server import serve_actions
+
+        await serve_actions(settings, host=args.host, port=args.port or settings.actions_port)
     elif args.command == "chat":
         from bot.cli_channel import chat
 

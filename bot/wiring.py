@@ -13,6 +13,7 @@ from backend.queries import RequestView
 from backend.services import Services, build_services
 from backend.settings import Settings
 from bot.channels import Channels, OutboxSender, RestRenderer
+from bot.rasa_nlu import build_rasa_recogniser
 from dialogs.engine import Engine
 from dialogs.notifications import build_result_ready
 from dialogs.registry import flows_by_id
@@ -32,12 +33,16 @@ class App:
 
     async def close(self) -> None:
         self.dispatcher.stop()
+        recogniser = self.extras.get("recogniser")
+        if recogniser is not None:
+            await recogniser.aclose()
         await self.services.close()
 
 
 def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | None = None) -> App:
     services = build_services(settings, clock=clock, kv=kv)
-    engine = Engine(services, flows_by_id(), services.kv)
+    recogniser = build_rasa_recogniser(settings.rasa_nlu_url) if settings.rasa_nlu_url else None
+    engine = Engine(services, flows_by_id(), services.kv, recogniser=recogniser)
     renderer = RestRenderer(services.files, settings.base_url)
     channels = Channels(OutboxSender(services.outbox, renderer))
 
@@ -55,4 +60,4 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
 
     dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds,
                             sweepers=(expire_flows,))
-    return App(settings, services, engine, channels, renderer, dispatcher)
+    return App(settings, services, engine, channels, renderer, dispatcher, extras={"recogniser": recogniser})
