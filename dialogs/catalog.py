@@ -14,7 +14,16 @@ LANGS = ("zh", "en")
 
 @cache
 def load_catalog(lang: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    """`<lang>.json` plus any `<lang>.<topic>.json`, so a feature can keep its texts in its own file."""
+    merged: dict[str, str] = {}
+    for path in [LOCALES_DIR / f"{lang}.json", *sorted(LOCALES_DIR.glob(f"{lang}.*.json"))]:
+        part = json.loads(path.read_text(encoding="utf-8"))
+        clash = merged.keys() & part.keys()
+        if clash:
+            msg = f"{path.name} repeats catalog keys: {sorted(clash)[:5]}"
+            raise ValueError(msg)
+        merged.update(part)
+    return merged
 
 
 def pick_lang(hint: str | None) -> str:
