@@ -31,6 +31,7 @@ class Account(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     cards: Mapped[list[VerifiedCard]] = relationship(back_populates="account", lazy="raise",
                                                      order_by="VerifiedCard.id")
 
@@ -136,3 +137,16 @@ class FlowDeadline(Base):
 
     conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AccountCertificate(Base):
+    """A digital certificate bound to an account on first use; found by its fingerprint's keyed hash."""
+
+    __tablename__ = "account_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    fingerprint_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_masked: Mapped[str] = mapped_column(String(200))
+    not_after: Mapped[datetime]
+    bound_at: Mapped[datetime]
