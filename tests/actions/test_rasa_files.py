@@ -6,6 +6,8 @@ there); the extension function Rasa registers for them is in rasa_schema_ext.py.
 
 from __future__ import annotations
 
+import os
+
 import re
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,8 @@ from rasa_sdk.executor import ActionExecutor
 from backend.identity_rules import REASONS
 from bot.actions_server import build_executor
 
-SCHEMAS = REPO / ".." / "shared" / "rasa-schemas"
+# CI lays shared/ beside the clone; CREDITBOT_RASA_SCHEMAS points elsewhere (e.g. a clone in /tmp).
+SCHEMAS = Path(os.environ.get("CREDITBOT_RASA_SCHEMAS", REPO / ".." / "shared" / "rasa-schemas"))
 EXTENSION = Path(__file__).with_name("rasa_schema_ext.py")
 FILES = {"domain.yml": "domain.yml", "data/nlu.yml": "nlu.yml", "data/rules.yml": "stories.yml",
          "data/stories.yml": "stories.yml"}
@@ -37,8 +40,12 @@ MORE_REASONS = {"code.mismatch", "code.expired", "code.exhausted", "code.not_iss
 
 
 def schemas_dir() -> Path:
+    """Required under CI (shared/ is laid beside the clone); a user's lone clone skips these checks."""
     if not (SCHEMAS / "domain.yml").exists():
-        pytest.fail(f"Rasa schemas not found at {SCHEMAS.resolve()}: shared/rasa-schemas must sit beside the repo")
+        message = f"Rasa schemas not found at {SCHEMAS.resolve()} (set CREDITBOT_RASA_SCHEMAS)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
     return SCHEMAS
 
 
