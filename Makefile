@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run chat test install lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/creditbot db upgrade
 	CREDITBOT_REPORT_DELAY=$${CREDITBOT_REPORT_DELAY:-120} $(BIN)/creditbot serve
+
+chat: install
+	CREDITBOT_REPORT_DELAY=$${CREDITBOT_REPORT_DELAY:-120} $(BIN)/creditbot chat
 
 test: install
 	$(BIN)/lint-imports

@@ -1,13 +1,14 @@
-"""Accounts: registration, log-in with lock-out, security level, quick query, verified cards."""
+"""Accounts: registration, log-in with lock-out, security level, quick query, verified cards, closure."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -24,12 +25,15 @@ from backend.errors import (
     LoginNameTakenError,
 )
 from backend.identity_rules import login_name_key, mask_card
-from backend.models import Account, VerifiedCard
+from backend.models import Account, AccountCertificate, QueryRequest, VerifiedCard
 
 logger = logging.getLogger(__name__)
 
 Level = Literal["low", "medium", "high"]
 RESIDENT_ID = "0"
+CLOSED_MARK = "closed"
+# Requests of a closed account that must never be delivered.
+OPEN_REQUEST_STATUSES = ("pending", "notifying", "ready", "blocked")
 RESIDENT_NUMBER_TYPES = frozenset({"0", "1", "7"})
 LEVEL_RANK = {"low": 0, "medium": 1, "high": 2}
 
@@ -194,6 +198,57 @@ class AccountService:
             account.quick_query = enabled
             await self._audit.record(session, "user", "account.quick_query", account_id, enabled=enabled)
         return await self.get(account_id)
+
+    async def find_by_identity(self, id_type: str, id_number: str) -> AccountView | None:
+        query = select(Account.id).where(Account.identity_hash == self.identity_hash(id_type, id_number))
+        async with self._db.sessions() as session:
+            account_id = await session.scalar(query)
+        return None if account_id is None else await self.get(account_id)
+
+    async def change_phone(self, account_id: int, phone: str) -> AccountView:
+        async with self._db.transaction() as session:
+            account = await self._open_account(session, account_id)
+            account.phone_enc = self._vault.seal(phone)
+            account.phone_hash = self._vault.lookup_hash("phone", phone)
+            await self._audit.record(session, "user", "account.change_phone", account_id)
+        return await self.get(account_id)
+
+    async def reset_password(self, account_id: int, password: str) -> None:
+        """A forgotten password replaced after verification; it also lifts a lock-out."""
+        async with self._db.transaction() as session:
+            account = await self._open_account(session, account_id)
+            account.password_hash = self._passwords.hash(password)
+            account.failed_logins, account.locked_until = 0, None
+            await self._audit.record(session, "user", "account.reset_password", account_id)
+
+    async def close(self, account_id: int) -> None:
+        """Anonymises the account so its identity and login name can register again.
+
+        The row stays (audit events and requests point at it); personal data is replaced by sealed
+        markers and the unique keys by "closed:<id>", which no log-in or identity can hash to.
+        """
+        marker = f"{CLOSED_MARK}:{account_id}"
+        async with self._db.transaction() as session:
+            account = await self._open_account(session, account_id)
+            sealed = self._vault.seal(CLOSED_MARK)
+            account.name_enc = account.id_number_enc = account.phone_enc = sealed
+            account.identity_hash = account.login_key = account.phone_hash = marker
+            account.login_name = marker
+            account.password_hash = self._passwords.hash(secrets.token_urlsafe(32))
+            account.security_level, account.quick_query = "low", False
+            account.closed_at = self._clock.now()
+            await session.execute(delete(VerifiedCard).where(VerifiedCard.account_id == account_id))
+            await session.execute(delete(AccountCertificate).where(AccountCertificate.account_id == account_id))
+            await session.execute(update(QueryRequest).where(
+                QueryRequest.account_id == account_id, QueryRequest.status.in_(OPEN_REQUEST_STATUSES))
+                .values(status="expired", claimed_until=None))
+            await self._audit.record(session, "user", "account.close", account_id)
+
+    async def _open_account(self, session: AsyncSession, account_id: int) -> Account:
+        account = await session.get(Account, account_id)
+        if account is None or account.closed_at is not None:
+            raise AccountNotFoundError
+        return account
 
     def _view(self, account: Account, cards: tuple[str, ...]) -> AccountView:
         open_ = self._vault.open

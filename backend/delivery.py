@@ -29,16 +29,19 @@ class Dispatcher:
     """Work lives in the database, not in memory, so a restart loses nothing (B42)."""
 
     def __init__(self, queries: QueryService, notify: Notifier, interval: float = 1.0, batch: int = 50,
-                 sweepers: tuple[Callable[[], Awaitable[int]], ...] = ()) -> None:
+                 sweepers: tuple[Callable[[], Awaitable[int]], ...] = (), only: tuple[str, ...] = (),
+                 skip: tuple[str, ...] = ()) -> None:
+        """`only`/`skip`: channels whose requests this process claims, or leaves to another process."""
         self._queries, self._notify = queries, notify
         self._interval, self._batch = interval, batch
         self._sweepers = sweepers
+        self._only, self._skip = only, skip
         self._stop = asyncio.Event()
 
     async def run_once(self) -> int:
         """Burst mode: deliver everything due now and return how many were handled."""
         handled = 0
-        while due := await self._queries.claim_due(self._batch):
+        while due := await self._queries.claim_due(self._batch, only=self._only, skip=self._skip):
             await asyncio.gather(*(self._deliver(view) for view in due))
             handled += len(due)
         await self._queries.expire_old()

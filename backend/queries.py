@@ -88,7 +88,8 @@ class QueryService:
             raise ReportNotFoundError
         return _view(row)
 
-    async def claim_due(self, limit: int = 50) -> list[RequestView]:
+    async def claim_due(self, limit: int = 50, only: tuple[str, ...] = (),
+                        skip: tuple[str, ...] = ()) -> list[RequestView]:
         """Claims due work with a lease; a crashed worker's claims come back when the lease ends (B42).
 
         One UPDATE ... WHERE id IN (due rows) RETURNING: a read-then-write would let two workers
@@ -97,7 +98,8 @@ class QueryService:
         now = self._clock.now()
         stale = (QueryRequest.status == "notifying") & (QueryRequest.claimed_until <= now)
         due = (QueryRequest.status == "pending") & (QueryRequest.due_at <= now)
-        candidates = select(QueryRequest.id).where(or_(due, stale)).order_by(QueryRequest.due_at).limit(limit)
+        candidates = select(QueryRequest.id).where(or_(due, stale), *_channel_filter(only, skip))
+        candidates = candidates.order_by(QueryRequest.due_at).limit(limit)
         if not self._db.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         claim = (update(QueryRequest).where(QueryRequest.id.in_(candidates.scalar_subquery()))
@@ -149,6 +151,14 @@ class QueryService:
         if view.status in ("pending", "notifying") and view.due_at > self._clock.now():
             raise ReportNotReadyError(due_at=view.due_at)
         return view
+
+
+def _channel_filter(only: tuple[str, ...], skip: tuple[str, ...]) -> list[object]:
+    """Conversation ids start with their channel ("cli:", "telegram:"): a process claims what it can reach."""
+    conditions: list[object] = [~QueryRequest.conversation_id.startswith(f"{c}:") for c in skip]
+    if only:
+        conditions.append(or_(*(QueryRequest.conversation_id.startswith(f"{c}:") for c in only)))
+    return conditions
 
 
 def _view(row: QueryRequest) -> RequestView:

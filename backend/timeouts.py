@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from backend.clock import Clock
 from backend.db import Database
@@ -26,9 +26,14 @@ class FlowDeadlines:
         async with self._db.transaction() as session:
             await session.execute(delete(FlowDeadline).where(FlowDeadline.conversation_id == conversation_id))
 
-    async def claim_due(self, limit: int = 100) -> list[str]:
+    async def claim_due(self, limit: int = 100, only: tuple[str, ...] = (),
+                        skip: tuple[str, ...] = ()) -> list[str]:
         """Removes and returns due deadlines in one statement, so two workers never both take one."""
-        due = (select(FlowDeadline.conversation_id).where(FlowDeadline.due_at <= self._clock.now())
+        column = FlowDeadline.conversation_id
+        channel = [~column.startswith(f"{c}:") for c in skip]
+        if only:
+            channel.append(or_(*(column.startswith(f"{c}:") for c in only)))
+        due = (select(column).where(FlowDeadline.due_at <= self._clock.now(), *channel)
                .order_by(FlowDeadline.due_at).limit(limit))
         if not self._db.is_sqlite:
             due = due.with_for_update(skip_locked=True)

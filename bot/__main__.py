@@ -29,6 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     inbox = sandbox_sub.add_parser("inbox", help="SMS messages a sandbox phone received")
     inbox.add_argument("phone")
     sandbox_sub.add_parser("personas", help="list the sandbox personas and their bank cards")
+    cert = sandbox_sub.add_parser("issue-cert", help="a PKCS#12 test certificate signed by the sandbox CA")
+    cert.add_argument("--name", required=True)
+    cert.add_argument("--id-number", required=True)
+    cert.add_argument("--password", required=True)
+    cert.add_argument("--out", required=True, help="where to write the .p12 file")
+    cert.add_argument("--days", type=int, default=365)
+    cert.add_argument("--expired", action="store_true", help="validity period already over")
+    cert.add_argument("--other-ca", action="store_true", help="signed by an untrusted CA of the same name")
     return parser
 
 
@@ -39,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The terminal chat shares the screen with the person: only warnings and errors go there.
+    level = "WARNING" if args.command == "chat" else settings.log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return asyncio.run(_run(args, settings))
@@ -69,6 +79,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    if args.sandbox_command == "issue-cert":
+        from pathlib import Path
+
+        from backend.sandbox_ca import issue_certificate
+
+        p12 = issue_certificate(settings.data_dir / "sandbox_ca", name=args.name, id_number=args.id_number.upper(),
+                                password=args.password, days=args.days, expired=args.expired,
+                                other_ca=args.other_ca)
+        Path(args.out).write_bytes(p12)
+        print(f"certificate written to {args.out}")
+        return 0
     from backend.identity_rules import Ok, normalize_phone
     from backend.services import build_services
 

@@ -73,7 +73,7 @@ class TerminalSender:
 async def chat(settings: Settings, user: str | None = None, stdin: TextIO = sys.stdin,
                stdout: TextIO = sys.stdout) -> None:
     await upgrade_async(settings.database_url)
-    app = build(settings)
+    app = build(settings, channels_only=("cli",), channels_skip=())
     terminal = Terminal(stdout, settings.var_dir / "downloads")
     app.channels.register("cli", TerminalSender(terminal))
     conversation = f"cli:{user or os.environ.get('USER', 'local')}"

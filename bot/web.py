@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from typing import Any
@@ -15,23 +17,26 @@ from starlette.routing import Route
 from backend.bankcards import CardHolder
 from backend.identity_rules import ID_TYPES, Ok, normalize_card, normalize_document_number, normalize_name, normalize_phone
 from bot.errors import handle_safely
+from bot.sms_inbound import sms_routes
 from bot.wiring import App
-from dialogs.types import Turn
+from dialogs.types import Attachment, Turn
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 MAX_MESSAGE = 4096
 MAX_SENDER = 100
+MAX_ATTACHMENT = 256 * 1024  # decoded bytes of an uploaded file ("attachment" in a REST message)
+MAX_UPLOAD_BODY = MAX_BODY + MAX_ATTACHMENT * 4 // 3 + 1024  # accepted only when the body carries one
 
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _json(request: Request) -> dict[str, Any] | None:
+async def _json(request: Request, limit: int = MAX_BODY) -> dict[str, Any] | None:
     body = await request.body()
-    if len(body) > MAX_BODY:
+    if len(body) > limit:
         return None
     try:
         data = json.loads(body)
@@ -42,18 +47,22 @@ async def _json(request: Request) -> dict[str, Any] | None:
 
 def rest_routes(app: App) -> list[Route]:
     async def webhook(request: Request) -> Response:
-        data = await _json(request)
-        if data is None:
+        data = await _json(request, MAX_UPLOAD_BODY)
+        if data is None or ("attachment" not in data and len(await request.body()) > MAX_BODY):
             return error(400, 'expected a JSON object {"sender": "...", "message": "..."}')
-        sender, message = data.get("sender"), data.get("message")
+        sender, message = data.get("sender"), data.get("message", "" if "attachment" in data else None)
         if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
             return error(400, '"sender" must be a non-empty string of at most 100 characters')
         if not isinstance(message, str) or len(message) > MAX_MESSAGE:
             return error(400, '"message" must be a string of at most 4096 characters')
+        attachment = _attachment(data["attachment"]) if "attachment" in data else None
+        if isinstance(attachment, str):
+            return error(400, attachment)
         conversation = f"rest:{sender}"
         locale = data.get("metadata", {}).get("locale") if isinstance(data.get("metadata"), dict) else None
-        turn = Turn(channel="rest", conversation_id=conversation, text=message, locale=locale,
-                    kind="button" if message.startswith("/") else "text")
+        kind = "file" if attachment else "button" if message.startswith("/") else "text"
+        turn = Turn(channel="rest", conversation_id=conversation, text=message or None if attachment else message,
+                    locale=locale, kind=kind, attachment=attachment)
         replies = await handle_safely(app.engine, turn)
         return JSONResponse(await app.renderer.render(conversation, replies))
 
@@ -63,6 +72,28 @@ def rest_routes(app: App) -> list[Route]:
 
     return [Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
             Route("/webhooks/rest/messages/{sender}", messages, methods=["GET"])]
+
+
+def _attachment(value: Any) -> Attachment | str:
+    """An uploaded file: {"filename", "mime", "content_base64"} (at most 256 KB decoded); a str is the error."""
+    shape = '"attachment" must be {"filename": "...", "mime": "...", "content_base64": "..."}'
+    if not isinstance(value, dict):
+        return shape
+    name, mime = value.get("filename"), value.get("mime") or "application/octet-stream"
+    content = value.get("content_base64")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        return '"attachment.filename" must be a non-empty string of at most 255 characters'
+    if not isinstance(mime, str) or len(mime) > 100:
+        return '"attachment.mime" must be a string of at most 100 characters'
+    if not isinstance(content, str) or len(content) > MAX_ATTACHMENT * 4 // 3 + 4:
+        return f'"attachment.content_base64" must be base64 of at most {MAX_ATTACHMENT // 1024} KB'
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        return '"attachment.content_base64" is not valid base64'
+    if not data or len(data) > MAX_ATTACHMENT:
+        return f'"attachment" must hold 1 byte to {MAX_ATTACHMENT // 1024} KB'
+    return Attachment(name.strip(), mime, data)
 
 
 def file_routes(app: App) -> list[Route]:
@@ -121,7 +152,7 @@ async def _refused(request: Request) -> Response:
 
 
 def build_web(app: App, extra_routes: list[Route] | None = None) -> Starlette:
-    routes = rest_routes(app) + file_routes(app) + (extra_routes or [])
+    routes = rest_routes(app) + file_routes(app) + sms_routes(app) + (extra_routes or [])
     if app.settings.sandbox:
         routes += sandbox_routes(app)
     else:

@@ -14,6 +14,7 @@ from backend.services import Services, build_services
 from backend.settings import Settings
 from bot.channels import Channels, OutboxSender, RestRenderer
 from bot.rasa_nlu import build_rasa_recogniser
+from bot.sms_inbound import SmsSender
 from dialogs.engine import Engine
 from dialogs.notifications import build_result_ready
 from dialogs.registry import flows_by_id
@@ -39,19 +40,25 @@ class App:
         await self.services.close()
 
 
-def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | None = None) -> App:
+def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | None = None,
+          channels_only: tuple[str, ...] = (), channels_skip: tuple[str, ...] = ("cli",)) -> App:
+    """`channels_only`/`channels_skip`: whose results this process delivers. A terminal chat
+    delivers its own ("cli"); the server leaves those to it, since their state is in that process."""
     services = build_services(settings, clock=clock, kv=kv)
     recogniser = build_rasa_recogniser(settings.rasa_nlu_url) if settings.rasa_nlu_url else None
     engine = Engine(services, flows_by_id(), services.kv, recogniser=recogniser)
     renderer = RestRenderer(services.files, settings.base_url)
     channels = Channels(OutboxSender(services.outbox, renderer))
+    channels.register("sms", SmsSender(services))
 
     async def notify(request: RequestView) -> Delivery:
+        if request.conversation_id.startswith("sms:"):
+            return await channels.send(request.conversation_id, [])  # the SMS sender texts the hint itself
         replies = await build_result_ready(engine, request)
         return await channels.send(request.conversation_id, replies)
 
     async def expire_flows() -> int:
-        expired = await services.deadlines.claim_due()
+        expired = await services.deadlines.claim_due(only=channels_only, skip=channels_skip)
         for conversation_id in expired:
             replies = await engine.expire(conversation_id)
             if replies:
@@ -59,5 +66,5 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
         return len(expired)
 
     dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds,
-                            sweepers=(expire_flows,))
+                            sweepers=(expire_flows,), only=channels_only, skip=channels_skip)
     return App(settings, services, engine, channels, renderer, dispatcher, extras={"recogniser": recogniser})

@@ -124,7 +124,12 @@ class Engine:
         """Called when a flow's deadline passed: one notice if it is really idle, else a later deadline."""
         async with self.store.lock(_lock_key(conversation_id)):
             session = await self.store.get(_state_key(conversation_id))
-            if not session or not session.get("in_flow"):
+            if session is None:
+                # The state was lost (an in-process store and a restart): still tell the person.
+                session = {"in_flow": True, "last_active": 0}
+                await self.store.set(_state_key(conversation_id), session,
+                                     ttl=self.services.settings.conversation_ttl_seconds)
+            if not session.get("in_flow"):
                 return []
             if not self._flow_idle(session):
                 due = session.get("last_active", 0) + self.services.settings.flow_timeout_seconds

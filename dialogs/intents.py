@@ -19,6 +19,16 @@ from dataclasses import dataclass
 # "我的申请" is my_requests before "申请" is request_report, "取消快捷查询" is quick_query (close
 # it) before "取消" is cancel, and "返回主菜单" is menu before "返回" is back.
 INTENT_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # Account operations first: "忘记登录名" is not a log-in, "注销账户" is not a log-out.
+    ("recover_login", ("忘记登录名", "找回登录名", "忘记用户名", "找回用户名", "forgot my login", "forgot login",
+                       "forgot username", "forgot my username")),
+    ("reset_password", ("忘记密码", "重置密码", "找回密码", "forgot password", "forgot my password",
+                        "reset password", "reset my password")),
+    ("close_account", ("注销账户", "注销账号", "销户", "close account", "close my account", "delete my account")),
+    ("change_phone", ("修改手机", "更换手机", "换手机号", "修改手机号", "change phone", "change my phone",
+                      "new phone number")),
+    ("my_account", ("我的账户", "我的账号", "账户信息", "my account", "account details")),
+    ("certificate", ("数字证书", "证书验证", "certificate")),
     ("logout", ("退出登录", "注销登录", "退出账号", "退出账户", "登出", "log out", "logout", "sign out",
                 "signout")),
     ("my_requests", ("我的申请", "我的查询", "查询记录", "申请记录", "获取结果", "查询结果", "查看结果", "领取结果",

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from dialogs.flows import bank_card, fetch_result, guide, login, my_requests, quick_query, register, request_report
+from dialogs.flows import (
+    bank_card,
+    certificate,
+    change_phone,
+    close_account,
+    fetch_result,
+    guide,
+    login,
+    my_account,
+    my_requests,
+    quick_query,
+    recover_login,
+    register,
+    request_report,
+    reset_password,
+    verify_identity,
+)
 from dialogs.forms import Form
 
 FLOWS: tuple[Form, ...] = (
@@ -10,10 +26,17 @@ FLOWS: tuple[Form, ...] = (
     login.FLOW,
     guide.FLOW,
     bank_card.FLOW,
+    certificate.FLOW,
     quick_query.FLOW,
     request_report.FLOW,
     my_requests.FLOW,
     fetch_result.FLOW,
+    verify_identity.FLOW,
+    change_phone.FLOW,
+    reset_password.FLOW,
+    recover_login.FLOW,
+    close_account.FLOW,
+    my_account.FLOW,
 )
 
 

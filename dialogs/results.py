@@ -7,6 +7,7 @@ from backend.credit_data import CreditFile, Person
 from backend.queries import RequestView
 from backend.reports import ReportData, build_report_data, render_report_async
 from dialogs import texts
+from dialogs.catalog import Translator
 from dialogs.context import Ctx
 from dialogs.types import Button, Document, Text, Typing
 
@@ -38,19 +39,20 @@ async def deliver(ctx: Ctx, request: RequestView, account: AccountView) -> None:
 
 def build_text(ctx: Ctx, product: str, file: CreditFile, data: ReportData) -> str:
     if product == "hint":
-        return _hint_text(ctx, file, data)
+        return build_hint_text(ctx.t, file, data)
     if product == "summary":
         return _summary_text(ctx, data)
     return ctx.t("result.report")
 
 
-def _hint_text(ctx: Ctx, file: CreditFile, data: ReportData) -> str:
+def build_hint_text(t: Translator, file: CreditFile, data: ReportData) -> str:
+    """The hint in one sentence; also texted as is to those who asked for it by SMS."""
     hint = data.hint
     if not (file.cards or file.loans or file.public_records):
-        return ctx.t("result.hint_empty")
+        return t("result.hint_empty")
     if hint.has_overdue_5y or hint.has_adverse_5y:
-        return ctx.t("result.hint_issues", overdue=hint.overdue_accounts, records=hint.public_records)
-    return ctx.t("result.hint_clean")
+        return t("result.hint_issues", overdue=hint.overdue_accounts, records=hint.public_records)
+    return t("result.hint_clean")
 
 
 def _summary_text(ctx: Ctx, data: ReportData) -> str:

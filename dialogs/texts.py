@@ -13,11 +13,12 @@ from dialogs.types import Button, Image, Text
 
 def menu(ctx: Ctx) -> None:
     if ctx.account_id is None:
-        items = [("menu.register", "/register"), ("menu.login", "/login"), ("menu.guide", "/guide")]
+        items = [("menu.register", "/register"), ("menu.login", "/login"), ("menu.guide", "/guide"),
+                 ("menu.reset_password", "/reset_password"), ("menu.recover_login", "/recover_login")]
     else:
         items = [("menu.request", "/request_report"), ("menu.my_requests", "/my_requests"),
                  ("menu.bank_card", "/bank_card"), ("menu.quick_query", "/quick_query"),
-                 ("menu.guide", "/guide"), ("menu.logout", "/logout")]
+                 ("menu.my_account", "/my_account"), ("menu.guide", "/guide"), ("menu.logout", "/logout")]
     # The button names its target language: Telegram keeps old buttons, and a toggle would flip back.
     items.append(("menu.lang", "/lang en" if ctx.lang == "zh" else "/lang zh"))
     buttons = tuple(Button(ctx.t(key), payload) for key, payload in items)

@@ -40,6 +40,10 @@ class Register(Form):
     def validate_name(self, value: str, ctx: Ctx) -> Validation:
         return validators.name(value)
 
+    def prompt_id_number(self, ctx: Ctx) -> str:
+        resident = ctx.get("id_type") in validators.RESIDENT_NUMBER_TYPES
+        return ctx.t("register.id_number.prompt" if resident else "register.id_number.prompt_other")
+
     async def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
         result = validators.document_number(ctx.get("id_type"), value)
         if isinstance(result, Valid) and await ctx.services.accounts.identity_exists(ctx.get("id_type"), result.value):

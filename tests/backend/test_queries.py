@@ -144,3 +144,15 @@ async def test_results_expire_after_seven_days(db: Database) -> None:
     clock.advance(7 * 86400 + 1)
     assert await queries.expire_old() == 1
     assert (await queries.get(view.id)).status == "expired"
+
+
+async def test_a_process_claims_only_the_channels_it_can_reach(db: Database) -> None:
+    """The terminal chat delivers its own conversations; the server leaves them to it."""
+    clock = FixedClock(START)
+    queries = QueryService(db, clock, Audit(clock), QueryPolicy(delay_seconds=60))
+    account = await make_account(db, clock)
+    cli = await queries.submit(account, "hint", "cli:me", "zh")
+    rest = await queries.submit(account, "hint", "rest:me", "zh")
+    clock.advance(61)
+    assert [r.id for r in await queries.claim_due(only=("cli",))] == [cli.id]
+    assert [r.id for r in await queries.claim_due(skip=("cli",))] == [rest.id]

@@ -169,3 +169,14 @@ def test_answers_are_not_global_words(text: str) -> None:
 def test_normalise_folds_width_case_and_spaces() -> None:
     assert normalise("  Ｌｏｇ\u3000  IN \n") == "log in"
     assert normalise("") == ""
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("我忘记密码了", "reset_password"), ("忘记登录名", "recover_login"), ("我要注销账户", "close_account"),
+    ("修改手机号", "change_phone"), ("我的账户", "my_account"), ("用数字证书验证", "certificate"),
+    ("I forgot my password", "reset_password"), ("close my account", "close_account"),
+    ("注销登录", "logout"), ("登录", "login"),
+])
+def test_account_operations_are_recognised(text: str, intent: str) -> None:
+    found = recognise(text)
+    assert found is not None and found.name == intent

@@ -381,6 +381,17 @@ async def test_b02_timeout_says_so_once_and_removes_what_was_collected(
     assert PASSWORD not in await state_json(app, chat)
 
 
+async def test_a_flow_whose_state_was_lost_in_a_restart_is_still_announced(
+        app: App, chat: Chat, clock: FixedClock) -> None:
+    """In-process state dies with the process; its deadline row does not, so the person is told."""
+    await register_until(chat, "password")
+    await app.engine.reset(chat.conversation_id)  # what a restart does to an in-process store
+    clock.advance(app.settings.flow_timeout_seconds + 1)
+    await app.dispatcher.run_once()
+    notices = await app.services.outbox.take(chat.conversation_id)
+    assert [m["text"] for m in notices][0] == T("session.flow_expired")
+
+
 async def test_b02_a_late_answer_after_the_timeout_is_not_taken(app: App, chat: Chat, clock: FixedClock) -> None:
     """Even before the sweeper ran, the next message hears of the timeout and is not stored."""
     await register_until(chat, "password")
@@ -468,3 +479,10 @@ async def test_b03_another_conversation_is_not_held_by_this_ones_lock(app: App, 
         assert "注册成功" in texts_of(await asyncio.wait_for(other.say(await other.last_code(P2["phone"])), 30))
     assert "注册成功" in await finish(chat)
     assert await accounts_count(app) == 2
+
+
+async def test_a_passport_is_asked_for_as_a_passport_not_an_id_card(app: App, chat: Chat) -> None:
+    await chat.say("/register")
+    await chat.say(P1["name"])
+    replies = await chat.tap("/id_type:2")
+    assert last_text(replies) == T("register.id_number.prompt_other")

@@ -1,0 +1,136 @@
+"""Digital-certificate verification (PKCS#12 file, its password; identity on first use): raises the level to high."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from backend.certificates import (
+    MAX_FILE_BYTES,
+    CertificateError,
+    Claim,
+    WrongPasswordError,
+    certificates_for,
+    looks_like_pkcs12,
+)
+from backend.identity_rules import ID_TYPES
+from dialogs import validators
+from dialogs.context import Ctx
+from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+from dialogs.types import Attachment
+
+logger = logging.getLogger(__name__)
+
+FLOW_ID = "certificate"
+MAX_FAILURES = 3
+ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
+CHECKED = "checked"  # stands in for the password in the slots: the password itself is never kept
+# Refusals at the password question (the engine shows "certificate.password.<reason>"; listed for the last try).
+REFUSED = {
+    "wrong_password": "certificate.password.wrong_password", "non_ascii": "certificate.password.non_ascii",
+    "bad_file": "certificate.password.bad_file", "untrusted": "certificate.password.untrusted",
+    "expired": "certificate.password.expired", "not_yet_valid": "certificate.password.not_yet_valid",
+    "revoked": "certificate.password.revoked", "key_usage": "certificate.password.key_usage",
+    "possession": "certificate.password.possession", "bound_elsewhere": "certificate.password.bound_elsewhere",
+    "failed": "certificate.password.failed",
+}
+# Refusals when binding (first use: the identity; a race; a certificate that expired meanwhile).
+BIND_REFUSED = {"not_holder": "certificate.not_holder", "subject_mismatch": "certificate.subject_mismatch",
+                "bound_elsewhere": "certificate.bound_elsewhere", "expired": "certificate.expired"}
+
+
+class Certificate(Form):
+    id = FLOW_ID
+    triggers = ("certificate",)
+    requires_login = True
+    slots = (
+        Slot("certificate", "file", secret=True),  # sealed in state until the flow ends
+        Slot("password", "secret"),
+        Slot("name"),
+        Slot("id_type", "choice", ID_TYPE_CHOICES),
+        Slot("id_number"),
+    )
+
+    async def on_start(self, ctx: Ctx) -> None:
+        ctx.say("certificate.intro_request" if ctx.get("mode") == "request" else "certificate.intro")
+
+    def validate_certificate(self, value: Attachment, ctx: Ctx) -> Validation:
+        if len(value.data) > MAX_FILE_BYTES:
+            return Invalid("too_big", {"kb": MAX_FILE_BYTES // 1024})
+        if not looks_like_pkcs12(value.data):
+            return Invalid("bad_file")
+        return Valid(base64.b64encode(value.data).decode())
+
+    async def validate_password(self, value: str, ctx: Ctx) -> Validation:
+        """Opens and checks the file now, so a wrong password is re-asked; only public facts are kept."""
+        service = certificates_for(ctx.services)
+        try:
+            cert = service.verify(base64.b64decode(ctx.get("certificate")), value)
+        except WrongPasswordError as exc:
+            return self._count(ctx, "non_ascii" if exc.non_ascii else "wrong_password", retry_file=False)
+        except CertificateError as exc:
+            return self._count(ctx, exc.reason, retry_file=True)
+        owner = await service.owner(cert)
+        if owner is not None and owner != ctx.account_id:
+            return self._count(ctx, "bound_elsewhere", retry_file=True)
+        ctx.put("verified", base64.b64encode(cert.der).decode(), secret=True)
+        ctx.put("bound", owner is not None)
+        return Valid(CHECKED)
+
+    def skip_name(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("bound"))
+
+    skip_id_type = skip_id_number = skip_name
+
+    def validate_name(self, value: str, ctx: Ctx) -> Validation:
+        return validators.name(value)
+
+    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
+        return validators.document_number(ctx.get("id_type"), value)
+
+    async def on_complete(self, ctx: Ctx) -> None:
+        service = certificates_for(ctx.services)
+        cert = service.from_der(base64.b64decode(ctx.get("verified")))
+        claim = None if ctx.get("bound") else Claim(ctx.get("name"), ctx.get("id_type"), ctx.get("id_number"))
+        try:
+            await service.bind(ctx.account_id, cert, claim)  # type: ignore[arg-type]
+        except CertificateError as exc:
+            self._fail(ctx, exc.reason)
+            return
+        ctx.forget_account()
+        account = await ctx.account()
+        ctx.say("certificate.done", subject=cert.subject_masked, level=ctx.t(f"level.{account.security_level}"))
+        ctx.returns["verified"] = True
+        if ctx.get("mode") != "request" and not ctx.state.get("stack") and not account.quick_query:
+            ctx.start("quick_query")
+
+    def _count(self, ctx: Ctx, reason: str, retry_file: bool) -> Invalid:
+        """A refused password or certificate counts toward the limit; a refused file asks for a file again."""
+        reason = reason if reason in REFUSED else "failed"
+        failures = int(ctx.get("failures", 0)) + 1
+        logger.info("certificate verification refused (%s), attempt %d", reason, failures)
+        ctx.put("failures", failures)
+        if failures >= MAX_FAILURES:
+            ctx.say(REFUSED[reason])
+            ctx.stop()
+            return Invalid("too_many")
+        if retry_file:
+            ctx.clear("certificate")
+            ctx.again()
+        return Invalid(reason)
+
+    def _fail(self, ctx: Ctx, reason: str) -> None:
+        failures = int(ctx.get("failures", 0)) + 1
+        logger.info("certificate binding refused (%s), attempt %d", reason, failures)
+        ctx.say(BIND_REFUSED.get(reason, "certificate.failed"))
+        if failures >= MAX_FAILURES:
+            ctx.say("certificate.too_many")
+            ctx.stop()
+            return
+        mode = ctx.get("mode")
+        ctx.state["slots"] = {"failures": failures, **({"mode": mode} if mode else {})}
+        ctx.say("certificate.retry")
+        ctx.again()
+
+
+FLOW = Certificate()

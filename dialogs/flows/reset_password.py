@@ -1,0 +1,124 @@
+"""Forgotten password: the account by login name or identity, a code to its phone, a bank card, a new password.
+
+The person is not logged in, so the bank-card flow (which checks against the logged-in account) is
+not used: the card's four elements are checked here against the account the answers pointed to.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from backend.bankcards import CardHolder
+from backend.identity_rules import ID_TYPES, login_name_key
+from dialogs import recovery, texts, validators
+from dialogs.context import Ctx
+from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+
+logger = logging.getLogger(__name__)
+
+FLOW_ID = "reset_password"
+BY = (Choice("login_name", "reset_password.by_login_name"), Choice("identity", "reset_password.by_identity"))
+ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
+MAX_CARD_FAILURES = 3
+
+
+class ResetPassword(Form):
+    id = FLOW_ID
+    triggers = ("reset_password",)
+    slots = (
+        Slot("by", "choice", BY),
+        Slot("login_name"),
+        Slot("name"),
+        Slot("id_type", "choice", ID_TYPE_CHOICES),
+        Slot("id_number"),
+        Slot("captcha", "captcha"),
+        Slot("sms_code", "code"),
+        Slot("card", secret=True),
+        Slot("card_phone"),
+        Slot("password", "secret"),
+        Slot("password_confirm", "secret"),
+    )
+
+    async def on_start(self, ctx: Ctx) -> None:
+        ctx.say("reset_password.intro")
+
+    def skip_login_name(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("by") != "login_name")
+
+    def skip_name(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("by") != "identity")
+
+    skip_id_type = skip_id_number = skip_name
+
+    def validate_login_name(self, value: str, ctx: Ctx) -> Validation:
+        return validators.login_name(value)  # the shape only: whether it exists is never said
+
+    def validate_name(self, value: str, ctx: Ctx) -> Validation:
+        return validators.name(value)
+
+    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
+        return validators.document_number(ctx.get("id_type"), value)
+
+    async def ask_captcha(self, ctx: Ctx) -> None:
+        await texts.captcha(ctx)
+
+    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
+        return await validators.captcha(ctx.services, ctx.conversation_id, value)
+
+    async def ask_sms_code(self, ctx: Ctx) -> None:
+        accounts = ctx.services.accounts
+        if ctx.get("by") == "login_name":
+            stand_in = "login:" + login_name_key(ctx.get("login_name"))
+            account = await accounts.find_by_login(ctx.get("login_name"))
+        else:
+            stand_in = f"{ctx.get('id_type')}:{ctx.get('id_number')}"
+            account = await accounts.find_by_identity(ctx.get("id_type"), ctx.get("id_number"))
+            if account is not None and account.name != ctx.get("name"):
+                account = None
+        recovery.remember_subject(ctx, account, stand_in)
+        await recovery.send_recovery_code(ctx, "reset_password")
+
+    async def validate_sms_code(self, value: str, ctx: Ctx) -> Validation:
+        result = await recovery.check_recovery_code(ctx, "reset_password", value)
+        if isinstance(result, Valid) and ctx.get(recovery.SUBJECT) is None:
+            ctx.stop()  # only a lucky guess of a code nobody was sent gets here
+            return Invalid("recovery.failed", reask=False)
+        return result
+
+    def validate_card(self, value: str, ctx: Ctx) -> Validation:
+        return validators.card(value)
+
+    async def validate_card_phone(self, value: str, ctx: Ctx) -> Validation:
+        result = validators.phone(value)
+        if isinstance(result, Invalid):
+            return result
+        account = await ctx.services.accounts.get(ctx.get(recovery.SUBJECT))
+        claim = CardHolder(card=ctx.get("card"), name=account.name, id_type=account.id_type,
+                           id_number=account.id_number, phone=result.value)
+        check = await ctx.services.bank.verify(claim)
+        if check.ok:
+            return result
+        failures = int(ctx.get("card_failures", 0)) + 1
+        logger.info("password reset: bank-card check failed (%s), attempt %d", check.outcome, failures)
+        if failures >= MAX_CARD_FAILURES:
+            ctx.stop()
+            return Invalid("card.too_many_failures", reask=False)
+        ctx.put("card_failures", failures)
+        ctx.clear("card")
+        return Invalid("card.not_verified", reask=False)
+
+    def validate_password(self, value: str, ctx: Ctx) -> Validation:
+        return validators.password(value)
+
+    def validate_password_confirm(self, value: str, ctx: Ctx) -> Validation:
+        if value != ctx.get("password"):
+            ctx.clear("password")
+            return Invalid("password.mismatch", reask=False)
+        return Valid(value)
+
+    async def on_complete(self, ctx: Ctx) -> None:
+        await ctx.services.accounts.reset_password(ctx.get(recovery.SUBJECT), ctx.get("password"))
+        ctx.say("reset_password.done", buttons=(ctx.button("menu.login", "/login"),))
+
+
+FLOW = ResetPassword()
