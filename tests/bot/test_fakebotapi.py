@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import importlib.util
 import json
 import sys
 import time
@@ -30,10 +29,9 @@ from telegram.ext import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ has no __init__.py
 
-from fakebotapi import FakeBotApi, free_port, serve_asgi  # noqa: E402
+from fakebotapi import FakeBotApi, serve_asgi  # noqa: E402
 
 CHINESE_PDF_NAME = "王小明_个人信用报告_20261204.pdf"
-HAS_TORNADO = importlib.util.find_spec("tornado") is not None
 
 
 # --------------------------------------------------------------------------- bare echo bot
@@ -355,32 +353,3 @@ async def test_webhook_delivery_to_starlette_receiver(fake: FakeBotApi) -> None:
         assert await app.bot.delete_webhook()
         assert fake.webhook is None
         await app.stop()
-
-
-@pytest.mark.skipif(
-    not HAS_TORNADO,
-    reason="python-telegram-bot[webhooks] extra (tornado) is not installed in this venv",
-)
-async def test_ptb_updater_webhook_checks_secret(fake: FakeBotApi) -> None:
-    app = build_echo_app(fake)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"
-    await app.initialize()
-    await app.start()
-    try:
-        await app.updater.start_webhook(
-            listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret", webhook_url=url
-        )
-        assert fake.webhook is not None
-        assert (fake.webhook["url"], fake.webhook["secret_token"]) == (url, "s3cret")
-
-        update_id = fake.user_message(1014, "via tornado")
-        assert (await fake.wait_sent(1014))[0].text == "via tornado"
-        delivery = (await fake.wait_deliveries(1))[0]
-        assert (delivery.status, delivery.secret_token) == (200, "s3cret")
-
-        assert await fake.post_update_raw(fake.updates_by_id[update_id], secret_token="wrong") == 403
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
