@@ -190,6 +190,15 @@ class AccountService:
             await self._audit.record(session, "user", "account.level_high", account_id, method="bank_card")
         return await self.get(account_id)
 
+    async def set_level_at_least(self, account_id: int, level: Level) -> AccountView:
+        """Raises the security level to `level`; a higher level stays as it is."""
+        async with self._db.transaction() as session:
+            account = await self._open_account(session, account_id)
+            if LEVEL_RANK[level] > LEVEL_RANK.get(account.security_level, 0):
+                account.security_level = level
+                await self._audit.record(session, "user", f"account.level_{level}", account_id)
+        return await self.get(account_id)
+
     async def set_quick_query(self, account_id: int, enabled: bool) -> AccountView:
         async with self._db.transaction() as session:
             account = await session.get(Account, account_id)

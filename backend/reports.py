@@ -98,6 +98,8 @@ NOTES = (
     "三、为保护您的个人信息，报告中的姓名、证件号码和手机号码已部分隐藏。",
 )
 REMARKS_PREFIX = "四、备注："
+VERIFY_NOTE = ("{order}、本报告编号为 {number}。如需核验真伪，可运行 creditbot verify-report {number}，"
+               "或访问 /reports/verify/{number}。")
 ID_TYPE_LABELS: Mapping[str, str] = {
     "resident_id": "居民身份证", "household_register": "户口簿", "passport": "护照", "officer_card": "军官证",
     "soldier_card": "士兵证", "hk_macao_permit": "港澳居民来往内地通行证", "taiwan_permit": "台湾同胞来往内地通行证",
@@ -135,6 +137,8 @@ NO_LINE_START = frozenset("，。、；：？！）］｝〕〉》」』】〗�
 NO_LINE_END = frozenset("（［｛〔〈《「『【〖〘“‘([{￥$£")
 _UNITS = re.compile(r"[!-~]+| +|.", re.S)  # a Latin word or number stays whole; else one char
 _FUZZ = 1e-6
+PDF_KEY_BITS = 128  # RC4-128; see _encryption for why not AES-256
+PASSWORD_LENGTH = 6
 
 
 class ReportFontError(BackendError):
@@ -348,7 +352,8 @@ def _query_section(data: ReportData) -> Section:
 
 def _notes_section(data: ReportData) -> Section:
     remarks = (Text(REMARKS_PREFIX + data.remarks, "note"),) if data.remarks else ()
-    return Section(SECTION_NOTES, (*(Text(n, "note") for n in NOTES), *remarks))
+    verify = Text(VERIFY_NOTE.format(order="五" if remarks else "四", number=data.report_number), "note")
+    return Section(SECTION_NOTES, (*(Text(n, "note") for n in NOTES), *remarks, verify))
 
 
 def build_sections(data: ReportData) -> tuple[Section, ...]:
@@ -580,10 +585,24 @@ def _encryption(password: str | None) -> pdfencrypt.StandardEncryption | None:
     if not password:
         msg = "an empty PDF password would not protect anything"
         raise ValueError(msg)
-    # AES-256 needs the optional pyaes package; RC4-128 is what every reader supports otherwise.
-    strength = 256 if getattr(pdfencrypt, "pyaes", None) is not None else 128
+    # RC4-128 on purpose, even if pyaes happens to be importable: reportlab's AES-256 (strength=256,
+    # needs pyaes, last released 2017) writes an R6 handler that pypdf 7 cannot open with the right
+    # password ("Invalid key size (384) for AES"), so the person might be left with a file no reader
+    # opens. With a six-character password the password, not the cipher, is the weak part anyway.
     return pdfencrypt.StandardEncryption(password, ownerPassword=secrets.token_hex(16), canPrint=1,
-                                         canModify=0, canCopy=1, canAnnotate=0, strength=strength)
+                                         canModify=0, canCopy=1, canAnnotate=0, strength=PDF_KEY_BITS)
+
+
+def report_password(id_number: str) -> str:
+    """The PDF's open password: the last six characters of the ID number, letters upper-case.
+
+    The person knows it without being told it; the message only says where it comes from.
+    """
+    password = "".join(id_number.split()).upper()[-PASSWORD_LENGTH:]
+    if not password:
+        msg = "no ID number to derive the PDF password from"
+        raise ValueError(msg)
+    return password
 
 
 def _check_glyphs(texts: Iterable[str], fonts: ReportFonts) -> None:

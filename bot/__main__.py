@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="port to listen on (default: CREDITBOT_ACTIONS_PORT or 5055, Rasa's)")
     chat = sub.add_parser("chat", help="chat in this terminal")
     chat.add_argument("--user", help="conversation name (default: $USER)")
+    verify = sub.add_parser("verify-report", help="is a report number genuine? (exit 0 yes, 1 no, 2 malformed)")
+    verify.add_argument("number", help="the report number printed on the PDF (报告编号)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
     sandbox = sub.add_parser("sandbox", help="sandbox helpers")
@@ -75,6 +77,30 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print("database is up to date")
     elif args.command == "sandbox":
         return await _sandbox(args, settings)
+    elif args.command == "verify-report":
+        return await _verify_report(args.number, settings)
+    return 0
+
+
+async def _verify_report(number: str, settings: Settings) -> int:
+    from backend.report_check import REPORT_NUMBER_LENGTH, MalformedReportNumber, ReportCheck
+    from backend.services import build_services
+
+    services = build_services(settings)
+    try:
+        found = await ReportCheck(services.db, services.clock).verify(number.strip())
+    except MalformedReportNumber:
+        print(f"not a report number: a report number is {REPORT_NUMBER_LENGTH} digits", file=sys.stderr)
+        return 2
+    finally:
+        await services.close()
+    if not found.found:
+        print(f"NOT GENUINE: no report with number {number.strip()} was issued by this service")
+        return 1
+    issued = found.generated_at.isoformat() if found.generated_at else "-"
+    expires = found.expires_at.isoformat() if found.expires_at else "-"
+    print(f"GENUINE: report {number.strip()}, product {found.product}, issued {issued}, "
+          f"kept until {expires} ({found.status})")
     return 0
 
 

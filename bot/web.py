@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from backend.bankcards import CardHolder
 from backend.identity_rules import ID_TYPES, Ok, normalize_card, normalize_document_number, normalize_name, normalize_phone
+from backend.report_check import REPORT_NUMBER_LENGTH, MalformedReportNumber, ReportCheck
 from bot.errors import handle_safely
 from bot.sms_inbound import sms_routes
 from bot.wiring import App
@@ -147,12 +149,43 @@ def _card_holder(data: dict[str, Any]) -> CardHolder | str:
     return CardHolder(id_type=id_type, **values)
 
 
+VERIFY_LIMIT = 30  # lookups per client address and window: enough for people, too few to enumerate
+VERIFY_WINDOW = 60.0  # seconds
+
+
+def report_routes(app: App) -> list[Route]:
+    """GET /reports/verify/{number}: is this report number genuine? No personal data in the answer."""
+    check = ReportCheck(app.services.db, app.services.clock)
+
+    async def verify(request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        count = await app.services.kv.incr(f"ratelimit:report_verify:{client}", VERIFY_WINDOW)
+        if count > VERIFY_LIMIT:
+            return JSONResponse({"error": "too many lookups, try again in a minute"}, status_code=429,
+                                headers={"Retry-After": str(int(VERIFY_WINDOW))})
+        try:
+            found = await check.verify(request.path_params["number"])
+        except MalformedReportNumber:
+            return error(400, f"a report number is {REPORT_NUMBER_LENGTH} digits")
+        if not found.found:
+            return JSONResponse({"valid": False}, status_code=404)
+        return JSONResponse({"valid": True, "product": found.product, "status": found.status,
+                             "issued_at": _iso(found.generated_at), "expires_at": _iso(found.expires_at)},
+                            headers={"Cache-Control": "no-store"})
+
+    return [Route("/reports/verify/{number}", verify, methods=["GET"])]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 async def _refused(request: Request) -> Response:
     return error(403, "sandbox endpoints exist only when CREDITBOT_ENV=sandbox")
 
 
 def build_web(app: App, extra_routes: list[Route] | None = None) -> Starlette:
-    routes = rest_routes(app) + file_routes(app) + sms_routes(app) + (extra_routes or [])
+    routes = rest_routes(app) + file_routes(app) + sms_routes(app) + report_routes(app) + (extra_routes or [])
     if app.settings.sandbox:
         routes += sandbox_routes(app)
     else:

@@ -165,7 +165,7 @@ class Engine:
         """The open flow timed out: say so once; the late input is not taken as an answer (B02)."""
         if not ctx.state.pop("flow_expired", False):  # type: ignore[misc]
             return False
-        if ctx.state.get("secret_pending") and ctx.turn.message_ref and ctx.turn.kind == "text":
+        if ctx.state.get("secret_pending") and ctx.turn.message_ref and ctx.turn.kind in ("text", "file"):
             ctx.add(Delete(ctx.turn.message_ref))
         if ctx.state.get("account_id") is not None and self._login_idle(ctx):
             ctx.state["account_id"] = None
@@ -178,7 +178,9 @@ class Engine:
 
     def _delete_secret_input(self, ctx: Ctx) -> None:
         slot = self._asked_slot(ctx.state)
-        if slot is not None and slot.hidden and ctx.turn.message_ref and ctx.turn.kind == "text":
+        # A hidden slot's answer is deleted from the chat: typed secrets, and a file such as a
+        # PKCS#12 certificate, which carries a private key.
+        if slot is not None and slot.hidden and ctx.turn.message_ref and ctx.turn.kind in ("text", "file"):
             ctx.add(Delete(ctx.turn.message_ref))
 
     async def _expire_login(self, ctx: Ctx) -> bool:

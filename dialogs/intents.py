@@ -29,6 +29,7 @@ INTENT_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
                       "new phone number")),
     ("my_account", ("我的账户", "我的账号", "账户信息", "my account", "account details")),
     ("certificate", ("数字证书", "证书验证", "certificate")),
+    ("question_verify", ("问题验证", "回答问题", "answer questions", "question verification")),
     ("logout", ("退出登录", "注销登录", "退出账号", "退出账户", "登出", "log out", "logout", "sign out",
                 "signout")),
     ("my_requests", ("我的申请", "我的查询", "查询记录", "申请记录", "获取结果", "查询结果", "查看结果", "领取结果",

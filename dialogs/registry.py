@@ -12,6 +12,7 @@ from dialogs.flows import (
     login,
     my_account,
     my_requests,
+    question_verify,
     quick_query,
     recover_login,
     register,
@@ -37,6 +38,7 @@ FLOWS: tuple[Form, ...] = (
     recover_login.FLOW,
     close_account.FLOW,
     my_account.FLOW,
+    question_verify.FLOW,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.accounts import AccountView
 from backend.credit_data import CreditFile, Person
 from backend.queries import RequestView
-from backend.reports import ReportData, build_report_data, render_report_async
+from backend.reports import ReportData, build_report_data, render_report_async, report_password
 from dialogs import texts
 from dialogs.catalog import Translator
 from dialogs.context import Ctx
@@ -26,11 +26,13 @@ async def deliver(ctx: Ctx, request: RequestView, account: AccountView) -> None:
     person = Person(name=account.name, id_type=account.id_type, id_number=account.id_number, phone=account.phone)
     data = build_report_data(person, file, product=request.product, report_number=request.report_number,
                              query_time=ctx.now)
-    pdf = await render_report_async(data, fonts=services.fonts)
+    # Encrypted for a password the person knows (issue 3); the message says where it comes from, never what it is.
+    pdf = await render_report_async(data, fonts=services.fonts, password=report_password(account.id_number))
     ctx.add(Text(build_text(ctx, request.product, file, data)))
+    caption = ctx.t("result.caption", product=ctx.t(f"product.{request.product}"),
+                    report_number=request.report_number)
     ctx.add(Document(pdf, build_filename(request.product, request.report_number),
-                     ctx.t("result.caption", product=ctx.t(f"product.{request.product}"),
-                           report_number=request.report_number)))
+                     f"{caption}\n{ctx.t('result.pdf_password')}"))
     await services.queries.mark_delivered(request.id)
     expires = request.expires_at or ctx.now
     ctx.add(Text(ctx.t("result.more", expires=texts.format_time(ctx, expires)),

@@ -22,6 +22,8 @@ class Guide(Form):
         account = await ctx.account()
         if account.security_level == "low":
             ctx.add(Text(ctx.t("guide.next_verify"), (Button(ctx.t("menu.bank_card"), "/bank_card"),
+                                                      Button(ctx.t("menu.certificate"), "/certificate"),
+                                                      Button(ctx.t("menu.question_verify"), "/question_verify"),
                                                       Button(ctx.t("menu.menu"), "/menu"))))
         else:
             texts.menu(ctx)

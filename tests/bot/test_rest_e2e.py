@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fakes import CAPTCHA, P1
 from procs import ServerProcess
-from pypdf import PdfReader
+from pypdf import PasswordType, PdfReader
 from services import fresh_postgres, fresh_redis
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,10 @@ async def test_whole_journey_over_rest(server: ServerProcess) -> None:
         reply = await user.say(await user.code(P1["phone"]))
         filename, pdf = await fetch_pdf(client, reply)
         assert filename.endswith(".pdf") and "个人信用报告" in filename
-        page_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+        reader = PdfReader(io.BytesIO(pdf))
+        assert reader.is_encrypted and reader.decrypt(P1["id_number"][-6:]) != PasswordType.NOT_DECRYPTED
+        assert "证件号码的后六位" in text(reply) and P1["id_number"][-6:] not in text(reply)
+        page_text = "".join(page.extract_text() for page in reader.pages)
         assert "个人信用报告" in page_text and "王小明" not in page_text
         assert re.search(r"110105\*+1239", page_text.replace(" ", "")), page_text[:500]
         reply = await user.say("我的申请")

@@ -21,7 +21,7 @@ import pytest
 from fakebotapi import Call, FakeBotApi
 from fakes import CAPTCHA, P1
 from procs import ServerProcess, free_port
-from pypdf import PdfReader
+from pypdf import PasswordType, PdfReader
 
 pytestmark = pytest.mark.slow
 
@@ -241,7 +241,9 @@ async def test_whole_journey_polling(server: ServerProcess, fake: FakeBotApi) ->
     assert re.fullmatch(r"个人信用报告_[\w-]+\.pdf", upload["filename"]), upload["filename"]  # B13
     assert upload["content_type"] == "application/pdf"
     assert upload["content"].startswith(b"%PDF")
-    pdf_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(upload["content"])).pages)
+    reader = PdfReader(io.BytesIO(upload["content"]))
+    assert reader.is_encrypted and reader.decrypt(P1["id_number"][-6:]) != PasswordType.NOT_DECRYPTED
+    pdf_text = "".join(page.extract_text() for page in reader.pages)
     assert "个人信用报告" in pdf_text
     assert any(c.method == "sendChatAction" and c.params.get("action") == "upload_document" for c in delivered)
 

@@ -28,7 +28,7 @@ async def test_low_level_user_is_offered_bank_card_verification(app: App, chat: 
     await log_in(chat)
     replies = await chat.say("/guide")
     assert T("guide.next_verify") in texts_of(replies)
-    assert buttons_of(replies) == ["/bank_card", "/menu"]
+    assert buttons_of(replies) == ["/bank_card", "/certificate", "/question_verify", "/menu"]
 
 
 async def test_high_level_user_gets_the_menu(app: App, chat: Chat) -> None:
