@@ -74,7 +74,7 @@ class BankCard(Form):
         ctx.say("bank_card.done", card=mask_card(claim.card), level=ctx.t(f"level.{account.security_level}"))
         ctx.returns["verified"] = True
         if ctx.get("mode") != "request" and not ctx.state.get("stack") and not account.quick_query:
-            ctx.start("quick_query")
+            ctx.start("quick_query", just_verified=True)
 
     def _fail(self, ctx: Ctx, key: str) -> None:
         failures = int(ctx.get("failures", 0)) + 1

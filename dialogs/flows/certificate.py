@@ -102,7 +102,7 @@ class Certificate(Form):
         ctx.say("certificate.done", subject=cert.subject_masked, level=ctx.t(f"level.{account.security_level}"))
         ctx.returns["verified"] = True
         if ctx.get("mode") != "request" and not ctx.state.get("stack") and not account.quick_query:
-            ctx.start("quick_query")
+            ctx.start("quick_query", just_verified=True)
 
     def _count(self, ctx: Ctx, reason: str, retry_file: bool) -> Invalid:
         """A refused password or certificate counts toward the limit; a refused file asks for a file again."""

@@ -1,10 +1,14 @@
-"""Open quick query (requests confirmed by a dynamic code), decline it, or close it again."""
+"""Open quick query (requests confirmed by a dynamic code), decline it, or close it again.
+
+Opening needs identity verification (sub-flow), unless the person has just verified: bank_card and
+certificate start this flow with `just_verified=True` right after a successful verification.
+"""
 
 from __future__ import annotations
 
 from dialogs import texts
 from dialogs.context import Ctx
-from dialogs.forms import Choice, Form, Slot, Valid, Validation
+from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.types import Button, Text
 
 FLOW_ID = "quick_query"
@@ -16,7 +20,7 @@ class QuickQuery(Form):
     id = FLOW_ID
     triggers = ("quick_query",)
     requires_login = True
-    slots = (Slot("decision", "choice"),)
+    slots = (Slot("decision", "choice"), Slot("verified", "flow"))
 
     async def on_start(self, ctx: Ctx) -> None:
         account = await ctx.account()
@@ -34,6 +38,15 @@ class QuickQuery(Form):
 
     def validate_decision(self, value: str, ctx: Ctx) -> Validation:
         return Valid(value)
+
+    def skip_verified(self, ctx: Ctx) -> bool:
+        return ctx.get("decision") != "open" or bool(ctx.get("just_verified"))
+
+    def ask_verified(self, ctx: Ctx) -> None:
+        ctx.call("verify_identity")
+
+    def validate_verified(self, value: object, ctx: Ctx) -> Validation:
+        return Valid(True) if value else Invalid("verification.failed")
 
     async def on_complete(self, ctx: Ctx) -> None:
         decision = ctx.get("decision")

@@ -1,4 +1,4 @@
-"""Choose one of the three credit products and submit a request, confirmed by dynamic code or bank card."""
+"""Choose one of the three credit products and submit a request, confirmed by dynamic code or identity verification."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class RequestReport(Form):
         return await validators.verify_code(ctx.services, "request", account.phone, value)
 
     def ask_verified(self, ctx: Ctx) -> None:
-        ctx.call("bank_card", mode="request")
+        ctx.call("verify_identity")
 
     def validate_verified(self, value: str, ctx: Ctx) -> Validation:
         return Valid(True) if value else Invalid("verification.failed")

@@ -140,6 +140,8 @@ async def test_result_survives_a_restart_and_arrives_once(tmp_path: Path) -> Non
             await user.say("/decision:decline")
             await user.say("/request_report")
             reply = await user.say("/product:hint")
+            assert "请选择身份验证方式" in text(reply), reply
+            reply = await user.say("/method:bank_card")
             assert "银行卡验证" in text(reply), reply
             for step in [P1["card"], P1["name"], "/id_type:0", P1["id_number"], P1["phone"]]:
                 await user.say(step)

@@ -1,13 +1,16 @@
-"""Quick-query transcripts: only for high-level accounts; open, decline, close; the choice is a button."""
+"""Quick-query transcripts: only for high-level accounts; open (identity verified first), decline, close."""
 
 from __future__ import annotations
 
 import pytest
-from fakes import Chat, register, texts_of, verify_card
+from fakes import P1, Chat, register, texts_of, verify_card
 from flowkit import answer_login, asked, buttons_of, last_text, log_in, state_of
 
+from backend.clock import FixedClock
+from backend.sandbox_ca import issue_certificate
 from bot.wiring import App
 from dialogs.catalog import Translator
+from dialogs.types import Attachment, Turn
 
 T = Translator("zh")
 
@@ -30,8 +33,10 @@ async def quick_query_on(app: App) -> bool:
 
 
 async def test_open(app: App, high: Chat) -> None:
+    """Right after bank-card verification, opening does not ask for verification again."""
     assert buttons_of(high.history[-1:]) == ["/decision:open", "/decision:decline"]
     replies = await high.tap("/decision:open")
+    assert T("verify_identity.method.prompt") not in texts_of(replies)
     assert T("quick_query.done_open") in texts_of(replies)
     assert last_text(replies) == T("menu.prompt")
     assert await quick_query_on(app)
@@ -47,6 +52,69 @@ async def test_open_by_number_or_label(app: App, high: Chat, typed: str) -> None
 async def test_decline(app: App, high: Chat) -> None:
     assert T("quick_query.done_decline") in texts_of(await high.tap("/decision:decline"))
     assert not await quick_query_on(app)
+
+
+async def test_opening_later_from_the_menu_asks_for_verification(app: App, high: Chat) -> None:
+    await high.tap("/decision:decline")
+    replies = await high.tap("/quick_query")
+    assert last_text(replies) == T("quick_query.prompt")
+    replies = await high.tap("/decision:open")
+    assert T("verify_identity.intro") in texts_of(replies)
+    assert last_text(replies) == T("verify_identity.method.prompt")
+    assert buttons_of(replies) == ["/method:bank_card", "/method:certificate"]
+    assert not await quick_query_on(app)
+    await high.tap("/method:bank_card")
+    replies = await verify_card(high)
+    assert "银行卡验证通过" in texts_of(replies) and T("quick_query.done_open") in texts_of(replies)
+    assert texts_of(replies).count(T("quick_query.prompt")) == 0  # not offered again by the card flow
+    assert last_text(replies) == T("menu.prompt")
+    assert await quick_query_on(app)
+    assert await asked(app, high) == (None, None)
+
+
+async def test_opening_right_after_certificate_verification_does_not_ask_again(
+        app: App, chat: Chat, clock: FixedClock) -> None:
+    await register(chat)
+    await log_in(chat)
+    await chat.tap("/certificate")
+    p12 = issue_certificate(name=P1["name"], id_number=P1["id_number"], password="Zhengshu2026!", now=clock.now())
+    chat._ref += 1
+    turn = Turn(channel="rest", conversation_id=chat.conversation_id, kind="file",
+                attachment=Attachment("me.p12", "application/x-pkcs12", p12),
+                message_ref=f"{chat.conversation_id}:{chat._ref}")
+    chat.history.extend(await app.engine.handle(turn))
+    await chat.say("Zhengshu2026!")
+    await chat.say(P1["name"])
+    await chat.tap("/id_type:0")
+    replies = await chat.say(P1["id_number"])
+    assert last_text(replies) == T("quick_query.prompt")
+    replies = await chat.tap("/decision:open")
+    assert T("verify_identity.method.prompt") not in texts_of(replies)
+    assert T("quick_query.done_open") in texts_of(replies)
+    assert await quick_query_on(app)
+
+
+async def test_cancelling_the_verification_leaves_quick_query_off(app: App, high: Chat) -> None:
+    await high.tap("/decision:decline")
+    await high.tap("/quick_query")
+    await high.tap("/decision:open")
+    assert T("cancelled") in texts_of(await high.say("/cancel"))
+    assert not await quick_query_on(app)
+    state = await state_of(app, high)
+    assert (state["flow"], state["slots"], state["stack"]) == (None, {}, [])
+
+
+async def test_closing_and_declining_need_no_verification(app: App, high: Chat) -> None:
+    await high.tap("/decision:open")
+    await high.tap("/quick_query")
+    replies = await high.tap("/decision:close")
+    assert T("verify_identity.method.prompt") not in texts_of(replies)
+    assert T("quick_query.done_close") in texts_of(replies)
+    assert not await quick_query_on(app)
+    await high.tap("/quick_query")
+    replies = await high.tap("/decision:decline")
+    assert T("verify_identity.method.prompt") not in texts_of(replies)
+    assert T("quick_query.done_decline") in texts_of(replies)
 
 
 async def test_close_when_open_and_keep(app: App, high: Chat) -> None:

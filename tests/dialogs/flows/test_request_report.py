@@ -1,4 +1,4 @@
-"""Request transcripts: product, then a dynamic code (quick query) or bank-card verification as a sub-flow."""
+"""Request transcripts: product, then a dynamic code (quick query) or identity verification as a sub-flow."""
 
 from __future__ import annotations
 
@@ -25,13 +25,16 @@ from flowkit import (
 )
 
 from backend.clock import FixedClock
+from backend.sandbox_ca import issue_certificate
 from backend.settings import Settings
 from bot.wiring import App
 from dialogs.catalog import Translator
+from dialogs.types import Attachment, Reply, Turn
 
 T = Translator("zh")
 PRODUCT = T("request_report.product.prompt")
 CODE = T("request_report.dynamic_code.prompt")
+CERT_PASSWORD = "Zhengshu2026!"
 LATE_EVENING = datetime(2026, 12, 3, 15, 30, tzinfo=timezone.utc)  # 2026-12-03 23:30 CST
 
 
@@ -60,6 +63,23 @@ async def quick(low: Chat) -> Chat:
 async def at_code(chat: Chat, product: str = "report") -> list:  # type: ignore[type-arg]
     await chat.tap("/request_report")
     return await chat.tap(f"/product:{product}")
+
+
+async def at_card(chat: Chat, product: str = "report") -> list:  # type: ignore[type-arg]
+    """Without quick query: past the product and the choice of method, at the card question."""
+    await at_code(chat, product)
+    return await chat.tap("/method:bank_card")
+
+
+async def send_file(chat: Chat, data: bytes, name: str = "me.p12") -> list[Reply]:
+    """Uploads a file as the REST channel would (as in test_certificate)."""
+    chat._ref += 1
+    turn = Turn(channel="rest", conversation_id=chat.conversation_id, kind="file",
+                attachment=Attachment(name, "application/x-pkcs12", data),
+                message_ref=f"{chat.conversation_id}:{chat._ref}")
+    replies = await chat.app.engine.handle(turn)
+    chat.history.extend(replies)
+    return replies
 
 
 async def only_request(app: App):  # type: ignore[no-untyped-def]
@@ -193,17 +213,28 @@ async def test_needs_log_in_first_then_asks_for_the_product(app: App, chat: Chat
     assert last_text(await answer_login(chat)) == PRODUCT
 
 
-# -- without quick query: bank-card verification as a sub-flow --------------------------------------
+# -- without quick query: identity verification (bank card or certificate) as a sub-flow ------------
 
-async def test_without_quick_query_the_bank_card_sub_flow_runs_then_the_request_is_submitted(
-        app: App, low: Chat) -> None:
+async def test_without_quick_query_both_methods_are_offered(app: App, low: Chat) -> None:
     replies = await low.tap("/request_report")
     assert T("request_report.intro_card") in texts_of(replies)
     replies = await low.tap("/product:hint")
-    assert T("bank_card.intro_request") in texts_of(replies)
+    assert T("verify_identity.intro") in texts_of(replies)
+    assert last_text(replies) == T("verify_identity.method.prompt")
+    assert buttons_of(replies) == ["/method:bank_card", "/method:certificate"]
+    state = await state_of(app, low)
+    assert state["flow"] == "verify_identity" and [f["flow"] for f in state["stack"]] == ["request_report"]
+
+
+async def test_without_quick_query_the_bank_card_sub_flow_runs_then_the_request_is_submitted(
+        app: App, low: Chat) -> None:
+    await at_code(low, "hint")
+    replies = await low.tap("/method:bank_card")
+    assert T("bank_card.intro") in texts_of(replies)
     assert last_text(replies) == T("bank_card.card.prompt")
     state = await state_of(app, low)
-    assert state["flow"] == "bank_card" and [f["flow"] for f in state["stack"]] == ["request_report"]
+    assert state["flow"] == "bank_card"
+    assert [f["flow"] for f in state["stack"]] == ["request_report", "verify_identity"]
     await verify_card_until(low, "captcha")
     replies = await low.say(CAPTCHA)
     assert "银行卡验证通过" in texts_of(replies) and "查询申请已提交" in texts_of(replies)
@@ -212,30 +243,49 @@ async def test_without_quick_query_the_bank_card_sub_flow_runs_then_the_request_
     assert await asked(app, low) == (None, None)
 
 
+async def test_without_quick_query_a_certificate_verifies_then_the_request_is_submitted(
+        app: App, low: Chat, clock: FixedClock) -> None:
+    await at_code(low, "summary")
+    replies = await low.tap("/method:certificate")
+    assert T("certificate.intro") in texts_of(replies)
+    assert last_text(replies) == T("certificate.certificate.prompt")
+    p12 = issue_certificate(name=P1["name"], id_number=P1["id_number"], password=CERT_PASSWORD, now=clock.now())
+    assert last_text(await send_file(low, p12)) == T("certificate.password.prompt")
+    assert last_text(await low.say(CERT_PASSWORD)) == T("certificate.name.prompt")
+    await low.say(P1["name"])
+    await low.tap("/id_type:0")
+    replies = await low.say(P1["id_number"])
+    assert "数字证书验证通过" in texts_of(replies) and "查询申请已提交" in texts_of(replies)
+    assert T("quick_query.prompt") not in texts_of(replies)
+    assert (await only_request(app)).product == "summary"
+    assert await asked(app, low) == (None, None)
+    assert CERT_PASSWORD not in await state_json(app, low)
+
+
 async def test_high_level_without_quick_query_verifies_the_card_again(app: App, low: Chat) -> None:
     await low.tap("/bank_card")
     await verify_card(low)
     await low.tap("/decision:decline")
-    await at_code(low)  # within a minute: the first code was used, so a new one is sent at once
+    await at_card(low)  # within a minute: the first code was used, so a new one is sent at once
     await verify_card_until(low, "captcha")
     assert "查询申请已提交" in texts_of(await low.say(CAPTCHA))
 
 
 async def test_the_card_is_never_stored_in_clear_during_the_sub_flow(app: App, low: Chat) -> None:
-    await at_code(low)
+    await at_card(low)
     replies = await low.say(P1["card"])
     assert deletes_of(replies) == [last_ref(low)]
     assert P1["card"] not in await state_json(app, low)
 
 
 async def test_help_inside_the_sub_flow_explains_the_bank_card(app: App, low: Chat) -> None:
-    await at_code(low)
+    await at_card(low)
     replies = await low.say("/help")
     assert T("help.bank_card") in texts_of(replies) and last_text(replies) == T("bank_card.card.prompt")
 
 
 async def test_cancel_inside_the_sub_flow_drops_both_flows(app: App, low: Chat) -> None:
-    await at_code(low)
+    await at_card(low)
     await verify_card_until(low, "phone")
     assert T("cancelled") in texts_of(await low.say("/cancel"))
     state = await state_of(app, low)
@@ -244,7 +294,7 @@ async def test_cancel_inside_the_sub_flow_drops_both_flows(app: App, low: Chat) 
 
 
 async def test_failed_verification_submits_nothing(app: App, low: Chat, clock: FixedClock) -> None:
-    await at_code(low)
+    await at_card(low)
     for _ in range(3):
         clock.advance(61)
         await verify_card_until(low, "captcha", person={**P1, "phone": "19900000505"})
