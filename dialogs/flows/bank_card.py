@@ -9,6 +9,7 @@ from backend.identity_rules import ID_TYPES, mask_card
 from dialogs import texts, validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Slot, Validation
+from dialogs.hooks import CaptchaHooks, IdentityHooks
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ MAX_FAILURES = 3
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 
 
-class BankCard(Form):
+class BankCard(IdentityHooks, CaptchaHooks, Form):
     id = FLOW_ID
     triggers = ("bank_card",)
     requires_login = True
@@ -37,12 +38,6 @@ class BankCard(Form):
     def validate_card(self, value: str, ctx: Ctx) -> Validation:
         return validators.card(value)
 
-    def validate_name(self, value: str, ctx: Ctx) -> Validation:
-        return validators.name(value)
-
-    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
-        return validators.document_number(ctx.get("id_type"), value)
-
     def validate_phone(self, value: str, ctx: Ctx) -> Validation:
         return validators.phone(value)
 
@@ -51,12 +46,6 @@ class BankCard(Form):
 
     async def validate_sms_code(self, value: str, ctx: Ctx) -> Validation:
         return await validators.verify_code(ctx.services, "bank_card", ctx.get("phone"), value)
-
-    async def ask_captcha(self, ctx: Ctx) -> None:
-        await texts.captcha(ctx)
-
-    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def on_complete(self, ctx: Ctx) -> None:
         claim = CardHolder(card=ctx.get("card"), name=ctx.get("name"), id_type=ctx.get("id_type"),

@@ -14,9 +14,9 @@ from backend.certificates import (
     looks_like_pkcs12,
 )
 from backend.identity_rules import ID_TYPES
-from dialogs import validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+from dialogs.hooks import IdentityHooks
 from dialogs.types import Attachment
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ BIND_REFUSED = {"not_holder": "certificate.not_holder", "subject_mismatch": "cer
                 "bound_elsewhere": "certificate.bound_elsewhere", "expired": "certificate.expired"}
 
 
-class Certificate(Form):
+class Certificate(IdentityHooks, Form):
     id = FLOW_ID
     triggers = ("certificate",)
     requires_login = True
@@ -81,12 +81,6 @@ class Certificate(Form):
         return bool(ctx.get("bound"))
 
     skip_id_type = skip_id_number = skip_name
-
-    def validate_name(self, value: str, ctx: Ctx) -> Validation:
-        return validators.name(value)
-
-    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
-        return validators.document_number(ctx.get("id_type"), value)
 
     async def on_complete(self, ctx: Ctx) -> None:
         service = certificates_for(ctx.services)

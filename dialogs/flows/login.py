@@ -6,11 +6,12 @@ from backend.errors import AccountLockedError, BadCredentialsError
 from dialogs import texts, validators
 from dialogs.context import Ctx
 from dialogs.forms import Form, Slot, Validation
+from dialogs.hooks import CaptchaHooks
 
 FLOW_ID = "login"
 
 
-class Login(Form):
+class Login(CaptchaHooks, Form):
     id = FLOW_ID
     triggers = ("login",)
     slots = (Slot("login_name"), Slot("password", "secret"), Slot("captcha", "captcha"))
@@ -24,12 +25,6 @@ class Login(Form):
     def validate_login_name(self, value: str, ctx: Ctx) -> Validation:
         # Only the shape is checked here: whether the name exists is never revealed.
         return validators.login_name(value)
-
-    async def ask_captcha(self, ctx: Ctx) -> None:
-        await texts.captcha(ctx)
-
-    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def on_complete(self, ctx: Ctx) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Question verification: five questions on the person's own credit file, answered within ten minutes, raise the level to medium."""
+"""Question verification: five questions on the person's own credit file, within ten minutes, give level medium."""
 
 from __future__ import annotations
 

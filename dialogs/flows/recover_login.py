@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from backend.identity_rules import ID_TYPES
-from dialogs import recovery, texts, validators
+from dialogs import recovery, texts
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Slot, Validation
+from dialogs.hooks import CaptchaHooks, IdentityHooks
 from dialogs.types import Button, Text
 
 FLOW_ID = "recover_login"
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 
 
-class RecoverLogin(Form):
+class RecoverLogin(IdentityHooks, CaptchaHooks, Form):
     id = FLOW_ID
     triggers = ("recover_login",)
     slots = (
@@ -25,18 +26,6 @@ class RecoverLogin(Form):
 
     async def on_start(self, ctx: Ctx) -> None:
         ctx.say("recover_login.intro")
-
-    def validate_name(self, value: str, ctx: Ctx) -> Validation:
-        return validators.name(value)
-
-    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
-        return validators.document_number(ctx.get("id_type"), value)
-
-    async def ask_captcha(self, ctx: Ctx) -> None:
-        await texts.captcha(ctx)
-
-    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def ask_sms_code(self, ctx: Ctx) -> None:
         id_type, id_number = ctx.get("id_type"), ctx.get("id_number")

@@ -8,13 +8,14 @@ from backend.identity_rules import ID_TYPES, mask_id, mask_name, mask_phone
 from dialogs import texts, validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+from dialogs.hooks import CaptchaHooks, IdentityHooks
 
 FLOW_ID = "register"
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 AGREEMENT = (Choice("accept", "register.agreement.accept"), Choice("decline", "register.agreement.decline"))
 
 
-class Register(Form):
+class Register(IdentityHooks, CaptchaHooks, Form):
     id = FLOW_ID
     triggers = ("register",)
     slots = (
@@ -37,9 +38,6 @@ class Register(Form):
             return
         ctx.say("register.intro")
 
-    def validate_name(self, value: str, ctx: Ctx) -> Validation:
-        return validators.name(value)
-
     def prompt_id_number(self, ctx: Ctx) -> str:
         resident = ctx.get("id_type") in validators.RESIDENT_NUMBER_TYPES
         return ctx.t("register.id_number.prompt" if resident else "register.id_number.prompt_other")
@@ -49,12 +47,6 @@ class Register(Form):
         if isinstance(result, Valid) and await ctx.services.accounts.identity_exists(ctx.get("id_type"), result.value):
             return Invalid("identity_taken")
         return result
-
-    async def ask_captcha(self, ctx: Ctx) -> None:
-        await texts.captcha(ctx)
-
-    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     def prompt_agreement(self, ctx: Ctx) -> str:
         return ctx.t("register.agreement.prompt", agreement=ctx.t("agreement.text"))

@@ -10,9 +10,10 @@ import logging
 
 from backend.bankcards import CardHolder
 from backend.identity_rules import ID_TYPES, login_name_key
-from dialogs import recovery, texts, validators
+from dialogs import recovery, validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
+from dialogs.hooks import CaptchaHooks, IdentityHooks
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES
 MAX_CARD_FAILURES = 3
 
 
-class ResetPassword(Form):
+class ResetPassword(IdentityHooks, CaptchaHooks, Form):
     id = FLOW_ID
     triggers = ("reset_password",)
     slots = (
@@ -52,18 +53,6 @@ class ResetPassword(Form):
 
     def validate_login_name(self, value: str, ctx: Ctx) -> Validation:
         return validators.login_name(value)  # the shape only: whether it exists is never said
-
-    def validate_name(self, value: str, ctx: Ctx) -> Validation:
-        return validators.name(value)
-
-    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
-        return validators.document_number(ctx.get("id_type"), value)
-
-    async def ask_captcha(self, ctx: Ctx) -> None:
-        await texts.captcha(ctx)
-
-    async def validate_captcha(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.captcha(ctx.services, ctx.conversation_id, value)
 
     async def ask_sms_code(self, ctx: Ctx) -> None:
         accounts = ctx.services.accounts
