@@ -83,7 +83,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _verify_report(number: str, settings: Settings) -> int:
-    from backend.report_check import REPORT_NUMBER_LENGTH, MalformedReportNumber, ReportCheck
+    from backend.report_check import (
+        REPORT_NUMBER_LENGTH,
+        MalformedReportNumber,
+        ReportCheck,
+    )
     from backend.services import build_services
 
     services = build_services(settings)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 from rasa_sdk.endpoint import create_app
@@ -19,6 +18,7 @@ from actions import services as action_services
 from backend.migrate import upgrade_async
 from backend.services import build_services
 from backend.settings import Settings
+from bot.signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def serve_actions(settings: Settings, host: str = DEFAULT_HOST, port: int 
     if server is None:
         raise RuntimeError(f"the action server could not listen on {host}:{port}")
     stop = asyncio.Event()
-    _on_signals(stop)
+    stop_on_signals(stop)
     try:
         await server.startup()  # type: ignore[no-untyped-call]
         await server.start_serving()  # type: ignore[no-untyped-call]
@@ -61,15 +61,6 @@ async def serve_actions(settings: Settings, host: str = DEFAULT_HOST, port: int 
         await _shutdown(app, server)
         await services.close()
         action_services.uninstall()
-
-
-def _on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
 
 
 async def _shutdown(app: Sanic[Any, Any], server: object) -> None:

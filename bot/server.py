@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import uvicorn
 
 from backend.migrate import upgrade_async
 from backend.settings import Settings
+from bot.signals import stop_on_signals
 from bot.web import build_web
 from bot.wiring import App, build
 
@@ -25,7 +25,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
                                            log_level="warning", lifespan="off", loop="none"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
-    _on_signals(stop)
+    stop_on_signals(stop)
     tasks = [asyncio.create_task(server.serve(), name="http"),
              asyncio.create_task(app.dispatcher.run_forever(), name="dispatcher")]
     try:
@@ -56,15 +56,6 @@ async def _wait_started(server: uvicorn.Server) -> None:
             return
         await asyncio.sleep(0.01)
     raise RuntimeError(f"HTTP server did not start on port {server.config.port}")
-
-
-def _on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
 
 
 def _announce(settings: Settings) -> None:

@@ -35,9 +35,22 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
 from telegram.constants import ChatAction, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -45,7 +58,17 @@ from backend.delivery import Delivery
 from backend.settings import Settings
 from bot.errors import handle_safely
 from bot.wiring import App
-from dialogs.types import Attachment, Button, Delete, Document, Image, Reply, Text, Turn, Typing
+from dialogs.types import (
+    Attachment,
+    Button,
+    Delete,
+    Document,
+    Image,
+    Reply,
+    Text,
+    Turn,
+    Typing,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backend.bankcards import CardHolder
-from backend.identity_rules import ID_TYPES, Ok, normalize_card, normalize_document_number, normalize_name, normalize_phone
-from backend.report_check import REPORT_NUMBER_LENGTH, MalformedReportNumber, ReportCheck
+from backend.identity_rules import (
+    ID_TYPES,
+    Ok,
+    normalize_card,
+    normalize_document_number,
+    normalize_name,
+    normalize_phone,
+)
+from backend.report_check import (
+    REPORT_NUMBER_LENGTH,
+    MalformedReportNumber,
+    ReportCheck,
+)
 from bot.errors import handle_safely
 from bot.sms_inbound import sms_routes
 from bot.wiring import App

@@ -86,14 +86,6 @@ def build_echo_app(fake: FakeBotApi) -> Application:
 
 
 @pytest.fixture
-async def fake():
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def polling_app(fake: FakeBotApi):
     app = build_echo_app(fake)
     await app.initialize()

@@ -15,7 +15,15 @@ import pytest
 from fakebotapi import FakeBotApi
 from fakes import CAPTCHA, P1
 from procs import ServerProcess
-from test_telegram_e2e import TgUser, assert_plain_text, log_in, register, start_server, stop_server, texts_of
+from test_telegram_e2e import (
+    TgUser,
+    assert_plain_text,
+    log_in,
+    register,
+    start_server,
+    stop_server,
+    texts_of,
+)
 
 from backend.identity_rules import mask_phone
 from backend.sandbox_ca import issue_certificate
@@ -24,14 +32,6 @@ pytestmark = pytest.mark.slow
 
 CERT_PASSWORD = "Cert-2026!"
 NEW_PHONE = "13900000202"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from fakes import make_settings
 from backend.accounts import NewAccount
 from backend.migrate import upgrade_async
 from bot import telegram_channel
-from bot.telegram_channel import TelegramChannel, _ChatQueues, build_keyboard, split_text, utf16_len
+from bot.telegram_channel import (
+    TelegramChannel,
+    _ChatQueues,
+    build_keyboard,
+    split_text,
+    utf16_len,
+)
 from bot.wiring import App, build
 from dialogs.types import Button, Delete, Document, Image, Text
 
@@ -118,14 +124,6 @@ async def test_chat_queue_is_fifo_and_survives_a_cancelled_waiter() -> None:
 
 
 # --------------------------------------------------------------------------- in-process channel
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
 
 
 @pytest.fixture

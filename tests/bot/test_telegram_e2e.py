@@ -160,14 +160,6 @@ async def log_in(user: TgUser, login: str = "wangxm01") -> None:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
-
-
 async def stop_server(proc: ServerProcess, timeout: float = 15) -> None:
     """SIGTERM and wait without blocking the loop: the fake, in this loop, must answer the bot's
     last calls while it shuts down. A clean stop is part of the contract."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fakes import CAPTCHA, P1, Chat, documents_of, login, register, texts_of, verify_card
+from fakes import P1, Chat, documents_of, login, register, texts_of, verify_card
 
 from backend.clock import FixedClock
 from bot.wiring import App

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fakes import CAPTCHA, P1, Chat, documents_of, images_of, texts_of
 
 from backend.clock import FixedClock

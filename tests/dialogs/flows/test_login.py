@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakes import CAPTCHA, P1, Chat, register, texts_of
+from fakes import CAPTCHA, Chat, register, texts_of
 from flowkit import (
     PASSWORD,
     WRONG_CAPTCHA,
