@@ -63,7 +63,7 @@ def _announce(settings: Settings) -> None:
     print(f"creditbot is serving on {settings.base_url}  (env={settings.env})", flush=True)
     print(f"  results are ready {delay} s after a request (CREDITBOT_REPORT_DELAY overrides)", flush=True)
     print("  REST: POST /webhooks/rest/webhook  {\"sender\": \"me\", \"message\": \"注册\"}", flush=True)
-    print("  chat in this terminal: .venv/bin/creditbot chat", flush=True)
+    print("  chat in a terminal: make chat   (or .venv/bin/creditbot chat)", flush=True)
 
 
 async def _shutdown(app: App, server: uvicorn.Server, telegram: object, tasks: list[asyncio.Task[object]]) -> None:

@@ -168,3 +168,17 @@ async def test_quick_query_on_and_off(accounts: AccountService) -> None:
     view = await accounts.register(P1)
     assert (await accounts.set_quick_query(view.id, True)).quick_query
     assert not (await accounts.set_quick_query(view.id, False)).quick_query
+
+
+async def test_b37_confirmation_after_commit_needs_no_lazy_load(accounts: AccountService, db: Database) -> None:
+    """Card and creation time are read after commit without implicit IO; a lazy load raises at once."""
+    from sqlalchemy.exc import InvalidRequestError
+
+    created = await accounts.register(P1)
+    view = await accounts.add_verified_card(created.id, "6200000000000000018")
+    assert view.cards_masked == ("6200 **** **** 0018",) and view.created_at.tzinfo is not None
+    async with db.sessions() as session:
+        account = await session.get(Account, created.id)
+        assert account is not None
+        with pytest.raises(InvalidRequestError):
+            _ = account.cards  # lazy="raise": any new implicit load fails in CI, not in production
