@@ -5,10 +5,13 @@ tables of strings), and ``render_report`` lays that content out. Two rules from 
 
 * B31: Chinese text wraps inside its frame or table cell. ``CjkParagraph`` breaks lines itself,
   so no line starts with closing punctuation (such as ，or 。) and nothing hangs into the margin.
-* B33: the CJK font is embedded and checked. ``ReportFonts.load`` raises ``ReportFontError`` (a
-  ``BackendError``) when the file is missing, unreadable or cannot show ``SMOKE_TEXT``.
-  ``render_report`` raises ``ReportGlyphError`` before it draws a character the font lacks.
-  There is no fallback font.
+* B33: the CJK fonts are embedded (as subsets) and checked. ``ReportFonts.load`` raises
+  ``ReportFontError`` (a ``BackendError``) when a file is missing, unreadable or the main font
+  cannot show ``SMOKE_TEXT``. Rare characters in names (CJK Extension A and B, compatibility
+  ideographs) that the main font lacks are drawn with the fallback fonts: ``FallbackFont`` is one
+  reportlab font name that picks, per run of characters, the first font that has them, so
+  paragraphs, table cells and canvas strings all switch font without markup.
+  ``render_report`` raises ``ReportGlyphError`` before it draws a character no font has.
 
 The report mirrors the real Chinese document, so its labels are Chinese and sit at the top.
 """
@@ -18,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import copy
 import io
+import itertools
+import lzma
 import re
 import secrets
 import struct
@@ -27,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors, pdfencrypt
@@ -35,7 +42,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfbase.ttfonts import SUBSETN, TTFError, TTFont, makeToUnicodeCMap
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -114,7 +121,11 @@ LOAN_STATE_LABELS: Mapping[str, str] = {**CARD_STATE_LABELS, "closed": "结清"}
 
 # --- layout ------------------------------------------------------------------------------------
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FONT_PATH = REPO_ROOT / "data" / "report_assets" / "wqy-microhei.ttc"
+ASSETS = REPO_ROOT / "data" / "report_assets"
+DEFAULT_FONT_PATH = ASSETS / "wqy-microhei.ttc"
+# Hanazono Mincho subsets (see data/report_assets/README.md): A has Extension A, compatibility
+# ideographs, radicals and the URO characters WQY lacks; B has Extension B. Shipped xz-compressed.
+DEFAULT_FALLBACK_PATHS = (ASSETS / "HanaMinA-subset.ttf.xz", ASSETS / "HanaMinB-subset.ttf.xz")
 SMOKE_TEXT = "个人信用报告 王小明"
 # China has kept UTC+8 without daylight saving since 1991, so a fixed offset is exact for report
 # dates and needs no tz database in the container.
@@ -151,54 +162,168 @@ class ReportFontError(BackendError):
         self.path, self.problem = path, problem
 
 
+# Where a character that no font has comes from, for the error message: the block tells an
+# operator which font to add without the message quoting (part of) a person's name.
+_BLOCKS = ((0x3400, 0x4DBF, "CJK Extension A"), (0x4E00, 0x9FFF, "CJK Unified Ideographs"),
+           (0xE000, 0xF8FF, "Private Use Area"), (0xF900, 0xFAFF, "CJK Compatibility Ideographs"),
+           (0x20000, 0x2A6DF, "CJK Extension B"), (0x2A700, 0x2EE5F, "CJK Extensions C-F, I"),
+           (0x2F800, 0x2FA1F, "CJK Compatibility Supplement"), (0x30000, 0x323AF, "CJK Extensions G-H"),
+           (0xF0000, 0x10FFFF, "Supplementary Private Use Area"))
+
+
+def _unicode_block(char: str) -> str:
+    code = ord(char)
+    return next((name for low, high, name in _BLOCKS if low <= code <= high), "other")
+
+
 class ReportGlyphError(ReportFontError):
-    """The report text contains characters the font cannot draw."""
+    """The report text contains characters that no report font can draw.
+
+    The message says how many and from which Unicode blocks, never which characters: they may
+    come from a name. ``missing`` holds them for the caller's checks; do not log it.
+    """
 
     reason = "report.glyph_missing"
 
     def __init__(self, path: Path, missing: str) -> None:
-        super().__init__(path, f"no glyphs for {' '.join(f'U+{ord(c):04X}' for c in missing)}")
+        blocks = ", ".join(sorted({_unicode_block(c) for c in missing}))
+        super().__init__(path, f"no glyphs for {len(missing)} character(s) in {blocks}")
         self.missing = missing
+
+
+class EmbeddedFont(TTFont):
+    """A ``TTFont`` whose ToUnicode map is valid for characters beyond the BMP.
+
+    reportlab writes ``<20BB7>`` for U+20BB7; a PDF ToUnicode map needs UTF-16BE (``<D842DFB7>``),
+    or readers cannot extract (copy, search) such characters.
+    """
+
+    def addObjects(self, doc: Any) -> None:  # noqa: N802 - reportlab's name
+        state = self.state.get(doc)
+        subsets = [list(subset) for subset in state.subsets] if state is not None else []
+        super().addObjects(doc)
+        for number, subset in enumerate(subsets):
+            if max(subset, default=0) > 0xFFFF:
+                base = b"".join((SUBSETN(number), b"+", self.face.name, self.face.subfontNameX)).decode("pdfdoc")
+                doc.idToObject["toUnicodeCMap:" + base].content = to_unicode_cmap(base, subset)
+
+
+_BFCHAR = re.compile(r"^<([0-9A-F]{2})> <([0-9A-F]{5,6})>$", re.M)
+
+
+def to_unicode_cmap(font_name: str, subset: Sequence[int]) -> str:
+    """reportlab's ToUnicode CMap with astral code points written as UTF-16BE surrogate pairs."""
+    def utf16(match: re.Match[str]) -> str:
+        return f"<{match[1]}> <{chr(int(match[2], 16)).encode('utf-16-be').hex().upper()}>"
+
+    return _BFCHAR.sub(utf16, makeToUnicodeCMap(font_name, subset))
+
+
+class FallbackFont(TTFont):
+    """One reportlab font name over several TrueType fonts: each run of characters is drawn with
+    the first font that has them (the main font first), each font embedded as its own subsets.
+
+    Widths come from a merged width table, so measuring (line breaking) costs what it did with one
+    font; ascent and descent are the main font's. Only drawing looks at which font owns a character.
+    """
+
+    def __init__(self, name: str, members: Sequence[TTFont]) -> None:  # no file of its own
+        self.fontName, self.members = name, tuple(members)
+        main = self.members[0]
+        self._owner: dict[int, int] = {}
+        for index in range(len(self.members) - 1, 0, -1):  # earlier fonts win
+            self._owner.update(dict.fromkeys(self.members[index].face.charToGlyph, index))
+        for code in main.face.charToGlyph:
+            self._owner.pop(code, None)
+        face = copy.copy(main.face)
+        # A face name of its own: registerFont would otherwise alias this font to the main one.
+        face.name = name.encode("ascii")
+        face.charWidths = {code: self.members[index].face.getCharWidth(code) for code, index in self._owner.items()}
+        face.charWidths.update(main.face.charWidths)
+        self.face, self.encoding, self.state = face, main.encoding, WeakKeyDictionary()
+        self._asciiReadable, self.shapable = main._asciiReadable, False
+
+    def charmap(self) -> frozenset[int]:
+        return frozenset(self.members[0].face.charToGlyph).union(self._owner)
+
+    def runs(self, text: str) -> list[tuple[int, str]]:
+        """``(member index, text)`` for each run of characters drawn with the same font."""
+        owner = self._owner
+        if not owner or text.isascii():
+            return [(0, text)]
+        return [(index, "".join(chars)) for index, chars in itertools.groupby(text, lambda c: owner.get(ord(c), 0))]
+
+    def splitString(self, text: Any, doc: Any, encoding: str = "utf-8") -> list[tuple[Any, bytes]]:  # noqa: N802
+        if isinstance(text, bytes):
+            text = text.decode(encoding)
+        return [((index, subset), chunk) for index, run in self.runs(text)
+                for subset, chunk in self.members[index].splitString(run, doc)]
+
+    def getSubsetInternalName(self, subset: Any, doc: Any) -> str:  # noqa: N802 - reportlab's name
+        index, number = subset
+        return self.members[index].getSubsetInternalName(number, doc)
+
+    def addObjects(self, doc: Any) -> None:  # noqa: N802 - the members add their own subsets
+        return None
 
 
 @dataclass(frozen=True)
 class ReportFonts:
-    """A registered, embeddable CJK font and the set of code points it can draw."""
+    """The registered report font (main font plus fallbacks) and the code points it can draw."""
 
     name: str
-    path: Path
+    path: Path  # the main font
     charmap: frozenset[int] = field(repr=False, compare=False)
+    fallbacks: tuple[Path, ...] = ()
 
     @classmethod
-    def load(cls, path: Path | str) -> ReportFonts:
-        resolved = Path(path).resolve()
-        if not resolved.is_file():
-            raise ReportFontError(resolved, "file not found")
-        stat = resolved.stat()
-        return _load_font(resolved, stat.st_size, stat.st_mtime_ns)
+    def load(cls, path: Path | str, fallbacks: Sequence[Path | str] = ()) -> ReportFonts:
+        return _compose(tuple(_file_key(p) for p in (path, *fallbacks)))
 
     @classmethod
     def default(cls) -> ReportFonts:
-        return cls.load(DEFAULT_FONT_PATH)
+        return cls.load(DEFAULT_FONT_PATH, DEFAULT_FALLBACK_PATHS)
 
     def missing_glyphs(self, text: str) -> str:
         return "".join(sorted({c for c in text if not c.isspace() and ord(c) not in self.charmap}))
 
 
+_FileKey = tuple[Path, int, int]
+
+
+def _file_key(path: Path | str) -> _FileKey:
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        raise ReportFontError(resolved, "file not found")
+    stat = resolved.stat()
+    # The stat values are part of the cache key and of the names, so a replaced file is reloaded.
+    return resolved, stat.st_size, stat.st_mtime_ns
+
+
+def _font_name(*keys: _FileKey) -> str:
+    return "CreditReport-" + hashlib.sha256(repr(keys).encode()).hexdigest()[:12]
+
+
 @functools.lru_cache(maxsize=8)
-def _load_font(path: Path, size: int, mtime_ns: int) -> ReportFonts:
-    # The stat values are part of the cache key and of the name, so a replaced file is reloaded.
-    name = "CreditReport-" + hashlib.sha256(f"{path}:{size}:{mtime_ns}".encode()).hexdigest()[:12]
+def _load_font(key: _FileKey) -> EmbeddedFont:
+    path = key[0]
     try:
-        font = TTFont(name, str(path), subfontIndex=0)
-    except (TTFError, OSError, struct.error, ValueError, IndexError, KeyError) as exc:
+        source: Any = io.BytesIO(lzma.decompress(path.read_bytes())) if path.suffix == ".xz" else str(path)
+        return EmbeddedFont(_font_name(key), source, subfontIndex=0, shapable=False)
+    except (TTFError, OSError, lzma.LZMAError, struct.error, ValueError, IndexError, KeyError) as exc:
         raise ReportFontError(path, f"not a usable TrueType font ({exc})") from exc
-    fonts = ReportFonts(name=name, path=path, charmap=frozenset(font.face.charToGlyph))
-    missing = fonts.missing_glyphs(SMOKE_TEXT)
+
+
+@functools.lru_cache(maxsize=8)
+def _compose(keys: tuple[_FileKey, ...]) -> ReportFonts:
+    members = [_load_font(key) for key in keys]
+    missing = "".join(sorted({c for c in SMOKE_TEXT if not c.isspace() and ord(c) not in members[0].face.charToGlyph}))
     if missing:
-        raise ReportGlyphError(path, missing)
+        raise ReportGlyphError(keys[0][0], missing)
+    font = FallbackFont(_font_name(*keys), members)
     pdfmetrics.registerFont(font)
-    return fonts
+    return ReportFonts(name=font.fontName, path=keys[0][0], charmap=font.charmap(),
+                       fallbacks=tuple(key[0] for key in keys[1:]))
 
 
 # --- report data -------------------------------------------------------------------------------

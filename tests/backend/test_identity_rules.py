@@ -292,6 +292,29 @@ def test_valid_names(raw: str, expected: str) -> None:
     assert normalize_name(raw) == Ok(expected)
 
 
+@pytest.mark.parametrize("name", [
+    "王\u3400",  # CJK Extension A, first
+    "\u4db5小明",  # CJK Extension A, last of Unicode 3.0
+    "\U00020bb7田",  # CJK Extension B
+    "王\U0002a6a5",  # CJK Extension B, late
+    "\u4dae·\U00020bb7",  # Extension A and B around the minority-name middle dot
+    "阿依古丽·\U00020bb7买提",
+])
+def test_rare_name_characters_are_accepted_unchanged(name: str) -> None:
+    """The PDF draws them with the fallback fonts, so registration must keep them exactly."""
+    assert normalize_name(name) == Ok(name)
+    assert normalize_name(name.replace("·", "•")) == Ok(name)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("王\uf900", "王\u8c48"),  # compatibility ideograph: NFKC folds it to the unified one
+    ("王\U0002f800", "王\u4e3d"),
+    ("王\u2f00", "王\u4e00"),  # Kangxi radical typed for 一
+])
+def test_compatibility_ideographs_fold_to_unified(raw: str, expected: str) -> None:
+    assert normalize_name(raw) == Ok(expected)
+
+
 # ---- B28: mobile prefixes ----------------------------------------------------------------
 
 

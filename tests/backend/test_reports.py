@@ -314,10 +314,13 @@ def test_b33_smoke_text_round_trips(fonts):
     assert pages_text(render_text_sample(SMOKE_TEXT, fonts))[0].strip() == SMOKE_TEXT
 
 
-def test_b33_character_missing_from_the_font_refuses_the_report(sandbox, fonts):
-    person = Person("王\U00020000", "resident_id", P1, "15500000101")  # CJK Extension B, not in WQY
-    with pytest.raises(ReportGlyphError, match="U\\+20000"):
+def test_b33_character_missing_from_every_font_refuses_the_report(sandbox, fonts):
+    person = Person("王\U00030000", "resident_id", P1, "15500000101")  # CJK Extension G: in no report font
+    with pytest.raises(ReportGlyphError, match="1 character\\(s\\) in CJK Extensions G-H") as caught:
         render_report(make_data(sandbox, P1, person=person), fonts=fonts)
+    assert caught.value.missing == "\U00030000"
+    message = f"{caught.value} {caught.value.fields}"  # what a log line would show: no part of the name
+    assert "30000" not in message and "\U00030000" not in message and "王" not in message
 
 
 def test_default_font_is_cached_under_one_unique_name(fonts):
