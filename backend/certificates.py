@@ -3,7 +3,8 @@
 Checks, in order: the file opens with the password (trying the encodings exporters used for
 non-ASCII passwords, case B45), the chain reaches a configured trust root, every certificate in it
 is within its validity period, the end certificate allows digitalSignature, no revocation list
-beside the roots lists it, and the file's private key signs a fresh random challenge that the
+of an issuer in the chain lists it and every such list is still current (its nextUpdate has not
+passed: a stale list proves nothing), and the file's private key signs a fresh random challenge that the
 certificate's public key verifies. Neither the password nor the private key is kept or logged.
 """
 
@@ -13,6 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +79,22 @@ class NotYetValidError(CertificateError):
 
 class RevokedError(CertificateError):
     reason = "revoked"
+
+
+class StaleRevocationListError(CertificateError):
+    """The issuer's revocation list is past its nextUpdate (or has none), so it cannot show that the
+    certificate is not revoked; verification waits until a current list is installed."""
+
+    reason = "crl_expired"
+
+
+class CertificateUnavailableError(CertificateError):
+    """No trust roots are configured (outside the sandbox): certificate verification is switched off."""
+
+    reason = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("certificate verification is not available: CREDITBOT_CERT_TRUST_ROOTS is not set")
 
 
 class KeyUsageError(CertificateError):
@@ -218,14 +236,24 @@ def _sign_and_verify(key: object, cert: x509.Certificate) -> None:
 
 
 class CertificateService:
-    def __init__(self, db: Database, vault: Vault, clock: Clock, audit: Audit, trust_roots_dir: Path) -> None:
+    """`trust_roots`: a PEM file of CA certificates, or a folder of *.crt/*.pem roots and *.crl lists
+    (the sandbox CA); `crls`: more revocation lists, PEM or DER. No roots: verification unavailable."""
+
+    def __init__(self, db: Database, vault: Vault, clock: Clock, audit: Audit, trust_roots: Path | None,
+                 crls: Sequence[Path] = ()) -> None:
         self._db, self._vault, self._clock, self._audit = db, vault, clock, audit
-        self.trust_roots_dir = trust_roots_dir
+        self.trust_roots, self.crl_paths = trust_roots, tuple(crls)
+
+    @property
+    def available(self) -> bool:
+        return self.trust_roots is not None
 
     # -- verification (no database) -----------------------------------------------------------
 
     def verify(self, data: bytes, password: str) -> VerifiedCertificate:
         """Every check of the module doc; raises a CertificateError subclass on the first failure."""
+        if not self.available:
+            raise CertificateUnavailableError
         p12 = _open_p12(data, password)
         if p12.cert is None or p12.key is None:
             raise PossessionError if p12.cert is not None else UnreadableFileError
@@ -252,22 +280,33 @@ class CertificateService:
         """A certificate verified earlier in the conversation, restored from its (sealed) DER."""
         return self.describe(x509.load_der_x509_certificate(der))
 
+    def _root_files(self) -> list[Path]:
+        folder = self.trust_roots
+        if folder is None:
+            return []
+        return sorted([*folder.glob("*.crt"), *folder.glob("*.pem")]) if folder.is_dir() else [folder]
+
+    def _crl_files(self) -> list[Path]:
+        folder = self.trust_roots
+        found = sorted(folder.glob("*.crl")) if folder is not None and folder.is_dir() else []
+        return [*found, *self.crl_paths]
+
     def _roots(self) -> list[x509.Certificate]:
         roots: list[x509.Certificate] = []
-        for path in sorted([*self.trust_roots_dir.glob("*.crt"), *self.trust_roots_dir.glob("*.pem")]):
+        for path in self._root_files():
             try:
                 roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
-            except ValueError:
+            except (ValueError, OSError):
                 logger.warning("not a PEM certificate among the trust roots: %s", path.name)
         return roots
 
     def _crls(self) -> list[x509.CertificateRevocationList]:
         crls = []
-        for path in sorted(self.trust_roots_dir.glob("*.crl")):
-            raw = path.read_bytes()
+        for path in self._crl_files():
             try:
+                raw = path.read_bytes()
                 crls.append(x509.load_pem_x509_crl(raw) if raw.startswith(b"-----") else x509.load_der_x509_crl(raw))
-            except ValueError:
+            except (ValueError, OSError):
                 logger.warning("unreadable revocation list: %s", path.name)
         return crls
 
@@ -302,13 +341,15 @@ class CertificateService:
             raise KeyUsageError
 
     def _check_revocation(self, chain: list[x509.Certificate]) -> None:
-        crls = self._crls()
+        """Revoked on any of the issuer's lists (even a stale one) refuses; otherwise one of them must be current."""
+        crls, now = self._crls(), self._clock.now()
         for cert, issuer in pairwise(chain):
-            for crl in crls:
-                if crl.issuer != issuer.subject or not _crl_signed_by(crl, issuer):
-                    continue
-                if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
-                    raise RevokedError
+            lists = [crl for crl in crls if crl.issuer == issuer.subject and _crl_signed_by(crl, issuer)]
+            if any(crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None for crl in lists):
+                raise RevokedError
+            if lists and not any(_crl_current(crl, now) for crl in lists):
+                logger.warning("revocation list of %s is past its nextUpdate", issuer.subject.rfc4514_string())
+                raise StaleRevocationListError
 
     # -- binding ------------------------------------------------------------------------------
 
@@ -386,6 +427,12 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _crl_current(crl: x509.CertificateRevocationList, now: datetime) -> bool:
+    """RFC 5280 5.1.2.5: a list is current until nextUpdate; a list without one cannot be judged."""
+    next_update = crl.next_update_utc
+    return next_update is not None and now <= next_update
+
+
 def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     try:
         return crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
@@ -393,11 +440,27 @@ def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate
         return False
 
 
+def trust_config(services: Services) -> tuple[Path | None, tuple[Path, ...]]:
+    """Roots and revocation lists: extras["cert_trust_roots"] (tests), then the settings
+    (CREDITBOT_CERT_TRUST_ROOTS, CREDITBOT_CERT_CRLS); the sandbox CA only in the sandbox; else none."""
+    settings = services.settings
+    override = services.extras.get("cert_trust_roots")
+    if override:
+        return Path(override), settings.cert_crls
+    if settings.cert_trust_roots is not None:
+        return settings.cert_trust_roots, settings.cert_crls
+    if settings.sandbox:
+        return settings.data_dir / "sandbox_ca", settings.cert_crls
+    return None, ()
+
+
 def certificates_for(services: Services) -> CertificateService:
-    """The service for a Services bundle, built once; roots from extras["cert_trust_roots"] or data/sandbox_ca."""
+    """The service for a Services bundle, built once (see trust_config for its roots)."""
     service = services.extras.get("certificates")
     if service is None:
-        roots = services.extras.get("cert_trust_roots") or services.settings.data_dir / "sandbox_ca"
-        service = CertificateService(services.db, services.vault, services.clock, services.audit, Path(roots))
+        roots, crls = trust_config(services)
+        if roots is None:
+            logger.warning("certificate verification unavailable: CREDITBOT_CERT_TRUST_ROOTS is not set")
+        service = CertificateService(services.db, services.vault, services.clock, services.audit, roots, crls)
         services.extras["certificates"] = service
     return service  # type: ignore[no-any-return]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fakes import ENCRYPTION_KEY
@@ -16,15 +20,18 @@ from backend.audit import Audit
 from backend.certificates import (
     BoundElsewhereError,
     CertificateService,
+    CertificateUnavailableError,
     Claim,
     ExpiredError,
     KeyUsageError,
     NotHolderError,
     RevokedError,
+    StaleRevocationListError,
     SubjectMismatchError,
     UnreadableFileError,
     UntrustedError,
     WrongPasswordError,
+    certificates_for,
     looks_like_pkcs12,
 )
 from backend.clock import FixedClock
@@ -32,8 +39,9 @@ from backend.crypto import Passwords, Vault
 from backend.db import Database
 from backend.migrate import upgrade_async
 from backend.models import Account, AccountCertificate
-from backend.sandbox_ca import DEFAULT_DIR, certificate_of, issue_certificate, revoke
-from backend.settings import Settings
+from backend.errors import ConfigurationError
+from backend.sandbox_ca import DEFAULT_DIR, certificate_of, issue_certificate, load_ca, revoke
+from backend.settings import REPO_ROOT, Settings
 
 P1 = NewAccount(name="王小明", id_type="0", id_number="110105199003071239", login_name="wangxm01",
                 password="Abc12345!", phone="15500000101")
@@ -247,3 +255,122 @@ async def test_certificate_bound_to_another_account_is_refused(service: Certific
         with pytest.raises(BoundElsewhereError):
             await service.bind(second.id, cert, attempt)
     assert await level(db, second.id) == "low"
+
+
+# -- revocation lists must be current ------------------------------------------------------------
+
+def write_crl(ca_dir: Path, path: Path, clock: FixedClock, *, next_update_days: int, revoked: tuple[int, ...] = (),
+              der: bool = False) -> Path:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    ca, now = load_ca(ca_dir), clock.now()
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(now - timedelta(days=30)).next_update(now + timedelta(days=next_update_days)))
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - timedelta(days=20)).build())
+    crl = builder.sign(ca.key, hashes.SHA256())
+    path.write_bytes(crl.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM))
+    return path
+
+
+def test_expired_crl_is_not_proof_of_non_revocation(service: CertificateService, ca_dir: Path,
+                                                    clock: FixedClock) -> None:
+    p12 = issue(ca_dir, clock)
+    write_crl(ca_dir, ca_dir / "ca.crl", clock, next_update_days=-1)  # nextUpdate was yesterday
+    with pytest.raises(StaleRevocationListError) as caught:
+        service.verify(p12, ASCII_PW)
+    assert caught.value.reason == "crl_expired"
+
+
+def test_crl_expires_with_the_clock(service: CertificateService, ca_dir: Path, clock: FixedClock) -> None:
+    p12 = issue(ca_dir, clock)
+    write_crl(ca_dir, ca_dir / "ca.crl", clock, next_update_days=7)
+    service.verify(p12, ASCII_PW)
+    clock.advance(8 * 86400)
+    with pytest.raises(StaleRevocationListError):
+        service.verify(p12, ASCII_PW)
+
+
+def test_expired_crl_that_lists_the_certificate_still_means_revoked(service: CertificateService, ca_dir: Path,
+                                                                     clock: FixedClock) -> None:
+    p12 = issue(ca_dir, clock)
+    serial = certificate_of(p12, ASCII_PW).serial_number
+    write_crl(ca_dir, ca_dir / "ca.crl", clock, next_update_days=-1, revoked=(serial,))
+    with pytest.raises(RevokedError):
+        service.verify(p12, ASCII_PW)
+
+
+def test_a_current_crl_beside_an_expired_one_is_enough(service: CertificateService, ca_dir: Path,
+                                                       clock: FixedClock) -> None:
+    write_crl(ca_dir, ca_dir / "old.crl", clock, next_update_days=-1)
+    service.verify(issue(ca_dir, clock), ASCII_PW)  # ca.crl (sandbox, 10 years) is current
+
+
+# -- trust roots from settings ------------------------------------------------------------------
+
+def services_for(settings: Settings, db: Database, clock: FixedClock) -> SimpleNamespace:
+    return SimpleNamespace(settings=settings, db=db, vault=Vault(ENCRYPTION_KEY), clock=clock, audit=Audit(clock),
+                           extras={})
+
+
+def test_trust_roots_and_crls_from_settings_files(db: Database, ca_dir: Path, clock: FixedClock,
+                                                  tmp_path: Path) -> None:
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes((ca_dir / "ca.crt").read_bytes())
+    p12, other = issue(ca_dir, clock), issue(ca_dir, clock)
+    der = write_crl(ca_dir, tmp_path / "revoked.der", clock, next_update_days=30,
+                    revoked=(certificate_of(p12, ASCII_PW).serial_number,), der=True)
+    env = {"CREDITBOT_CERT_TRUST_ROOTS": str(roots), "CREDITBOT_CERT_CRLS": f"{ca_dir / 'ca.crl'}{os.pathsep}{der}",
+           "CREDITBOT_VAR_DIR": str(tmp_path / "var")}
+    settings = Settings.from_env(env)
+    assert settings.cert_trust_roots == roots and settings.cert_crls == (ca_dir / "ca.crl", der)
+    service = certificates_for(services_for(settings, db, clock))  # type: ignore[arg-type]
+    assert service.available and service.trust_roots == roots
+    service.verify(other, ASCII_PW)
+    with pytest.raises(RevokedError):  # from the DER list
+        service.verify(p12, ASCII_PW)
+
+
+def test_roots_file_without_the_issuer_trusts_nothing(db: Database, ca_dir: Path, clock: FixedClock,
+                                                      tmp_path: Path) -> None:
+    other_root = tmp_path / "other.pem"
+    other_root.write_bytes(b"")
+    settings = Settings.from_env({"CREDITBOT_CERT_TRUST_ROOTS": str(other_root),
+                                  "CREDITBOT_VAR_DIR": str(tmp_path / "var")})
+    with pytest.raises(UntrustedError):
+        certificates_for(services_for(settings, db, clock)).verify(issue(ca_dir, clock), ASCII_PW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["CREDITBOT_CERT_TRUST_ROOTS", "CREDITBOT_CERT_CRLS"])
+def test_missing_configured_file_stops_start_up(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name}: no such file"):
+        Settings.from_env({name: str(tmp_path / "nope.pem"), "CREDITBOT_VAR_DIR": str(tmp_path / "var")})
+
+
+def test_sandbox_defaults_to_the_sandbox_ca(db: Database, clock: FixedClock, tmp_path: Path) -> None:
+    settings = Settings.from_env({"CREDITBOT_VAR_DIR": str(tmp_path / "var")})
+    assert settings.cert_trust_roots is None and settings.cert_crls == ()
+    service = certificates_for(services_for(settings, db, clock))  # type: ignore[arg-type]
+    assert service.trust_roots == REPO_ROOT / "data" / "sandbox_ca"
+
+
+def test_production_without_roots_says_certificates_are_unavailable(db: Database, clock: FixedClock,
+                                                                    tmp_path: Path) -> None:
+    settings = Settings.from_env({"CREDITBOT_ENV": "production", "CREDITBOT_ENCRYPTION_KEY": ENCRYPTION_KEY,
+                                  "CREDITBOT_VAR_DIR": str(tmp_path / "var")})
+    service = certificates_for(services_for(settings, db, clock))  # type: ignore[arg-type]
+    assert not service.available  # never the sandbox CA outside the sandbox
+    sandbox_p12 = issue_certificate(name=P1.name, id_number=P1.id_number, password=ASCII_PW, now=clock.now())
+    with pytest.raises(CertificateUnavailableError, match="not available: CREDITBOT_CERT_TRUST_ROOTS is not set"):
+        service.verify(sandbox_p12, ASCII_PW)
+
+
+@pytest.mark.parametrize("reason", [StaleRevocationListError.reason, CertificateUnavailableError.reason])
+def test_new_refusals_have_texts_in_both_catalogs(reason: str) -> None:
+    from dialogs.flows.certificate import REFUSED
+
+    for lang in ("zh", "en"):
+        catalog = json.loads((REPO_ROOT / "dialogs" / "locales" / f"{lang}.certificate.json").read_text("utf-8"))
+        assert catalog[REFUSED[reason]] and catalog["certificate.unavailable"]
