@@ -1,4 +1,8 @@
-"""Bank-card verification as a Rasa form (card, name, document, reserved phone, SMS code, captcha)."""
+"""Bank-card verification as a Rasa form (card, name, document, reserved phone, SMS code, captcha).
+
+A success is noted for a short while (quick query may then be opened without verifying again), or, when
+quick query sent the person here to open it, opens it at once (see actions/quick_query.py).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from actions.base import GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
 from actions.replies import translator
 from actions.slots import CAPTCHA_PASSED, SlotValidators
-from actions.state import SenderState, code_proof
+from actions.state import JUST_VERIFIED, OPEN_QUICK_QUERY, SenderState, code_proof
 from backend.accounts import AccountView
 from backend.bankcards import CardHolder
 from backend.identity_rules import mask_card
@@ -70,17 +74,25 @@ class ActionVerifyBankCard(SubmitAction):
         dispatcher.utter_message(response=outcome)
         if await state.count_failure(PURPOSE) >= MAX_FAILURES:
             await state.clear_failures(PURPOSE)
+            await state.take_note(OPEN_QUICK_QUERY)
             dispatcher.utter_message(response="utter_bank_card_too_many")
             return []
         dispatcher.utter_message(response="utter_bank_card_retry")
         return [FollowupAction(FORM)]
 
     async def succeeded(self, dispatcher: CollectingDispatcher, tracker: Tracker, claim: CardHolder) -> list[EventType]:
-        await self.state(tracker).clear_failures(PURPOSE)
+        state = self.state(tracker)
+        await state.clear_failures(PURPOSE)
         account = await self.account(tracker)
         assert account is not None  # the gate let us in
-        dispatcher.utter_message(response="utter_bank_card_verified", card_masked=mask_card(claim.card),
-                                 level=translator(tracker)(f"level.{account.security_level}"))
+        params = {"card_masked": mask_card(claim.card), "level": translator(tracker)(f"level.{account.security_level}")}
+        if await state.take_note(OPEN_QUICK_QUERY):
+            await self.services.accounts.set_quick_query(account.id, True)
+            dispatcher.utter_message(response="utter_bank_card_verified_for_quick_query", **params)
+            dispatcher.utter_message(response="utter_quick_query_opened")
+        else:
+            await state.note(JUST_VERIFIED)
+            dispatcher.utter_message(response="utter_bank_card_verified", **params)
         return [SlotSet("security_level", account.security_level)]
 
 

@@ -14,7 +14,7 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.base import CreditbotAction
-from actions.state import SECRET_SLOTS
+from actions.state import OPEN_QUICK_QUERY, SECRET_SLOTS, SenderState
 
 # The answers any of our forms collects; cleared when a form is left, as a submit action would.
 FORM_SLOTS = ("name", "id_type", "id_number", "captcha", "agreement", "login_name", "password", "password_confirm",
@@ -25,12 +25,18 @@ def leave_form() -> list[EventType]:
     return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None), *(SlotSet(slot, None) for slot in FORM_SLOTS)]
 
 
+async def leave_state(state: SenderState) -> None:
+    """Nothing a left form was doing carries on: sealed secrets, and a quick query waiting to be opened."""
+    await state.drop(*SECRET_SLOTS)
+    await state.take_note(OPEN_QUICK_QUERY)
+
+
 class ActionHandoff(CreditbotAction):
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        await self.state(tracker).drop(*SECRET_SLOTS)
+        await leave_state(self.state(tracker))
         dispatcher.utter_message(response="utter_handoff", json_message={"handoff": {"reason": "user_request"}})
         return [*leave_form(), SlotSet("handoff", True)]
 
@@ -40,7 +46,7 @@ class ActionCancel(CreditbotAction):
         return "action_cancel"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        await self.state(tracker).drop(*SECRET_SLOTS)
+        await leave_state(self.state(tracker))
         active = (tracker.active_loop or {}).get("name")
         dispatcher.utter_message(response="utter_cancelled" if active else "utter_nothing_to_cancel")
         return leave_form()

@@ -1,6 +1,9 @@
 """Open quick query (requests then confirmed by a dynamic code to the account's phone), or close it again.
 
 The person confirms the phone the dynamic codes will go to; it must be the account's own number.
+Opening needs identity verification, as in the built-in dialogs (quick_query calls verify_identity):
+a bank card verified just now (action_verify_bank_card notes it) counts; otherwise the bank-card form
+follows, and a successful verification opens quick query (a note here asks it to). Closing needs none.
 """
 
 from __future__ import annotations
@@ -8,14 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import bank_card
 from actions.base import CreditbotAction, GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
 from actions.gates import Need
 from actions.slots import SlotValidators
+from actions.state import JUST_VERIFIED, OPEN_QUICK_QUERY
 from dialogs import validators
 from dialogs.forms import Invalid, Valid
 
@@ -84,6 +89,11 @@ class ActionQuickQuery(SubmitAction):
             dispatcher.utter_message(response="utter_quick_query_kept" if account.quick_query
                                      else "utter_quick_query_declined")
             return []
+        state = self.state(tracker)
+        if not account.quick_query and not await state.take_note(JUST_VERIFIED):
+            await state.note(OPEN_QUICK_QUERY)
+            dispatcher.utter_message(response="utter_quick_query_needs_verification")
+            return [FollowupAction(bank_card.FORM)]
         await self.services.accounts.set_quick_query(account.id, not account.quick_query)
         dispatcher.utter_message(response="utter_quick_query_closed" if account.quick_query
                                  else "utter_quick_query_opened")

@@ -16,6 +16,9 @@ SEALED = "sealed"  # the slot's value is sealed in the store, not in the tracker
 VERIFIED = "verified"  # the backend accepted the code typed for this slot
 CONVERSATION_PREFIX = "rasa:"
 SECRET_SLOTS = ("password", "password_confirm", "card", "sms_code", "dynamic_code", "code")
+# Notes that live as long as an open flow may (settings.flow_timeout_seconds), each taken once:
+JUST_VERIFIED = "just_verified"  # identity verified just now: quick query may be opened without asking again
+OPEN_QUICK_QUERY = "open_quick_query"  # quick query is to be opened once the identity is verified
 
 
 class SenderState:
@@ -51,6 +54,17 @@ class SenderState:
 
     async def clear_failures(self, what: str) -> None:
         await self._services.kv.delete(self._key(f"failures:{what}"))
+
+    async def note(self, what: str) -> None:
+        await self._services.kv.set(self._key(f"note:{what}"), True,
+                                    ttl=self._services.settings.flow_timeout_seconds)
+
+    async def take_note(self, what: str) -> bool:
+        """Whether the note was there; it is gone afterwards (single use)."""
+        key = self._key(f"note:{what}")
+        found = await self._services.kv.get(key) is not None
+        await self._services.kv.delete(key)
+        return found
 
     async def account_id(self) -> int | None:
         """The logged-in account, or None once the log-in was idle too long; each use renews it."""

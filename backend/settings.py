@@ -71,6 +71,14 @@ class Settings:
     log_level: str = "INFO"
     rasa_nlu_url: str | None = None
     actions_port: int = 5055
+    # Certificate trust: a PEM file of CA certificates and revocation lists (PEM or DER). Unset: the
+    # sandbox CA in data/sandbox_ca in the sandbox; outside it, certificate verification is off.
+    cert_trust_roots: Path | None = None
+    cert_crls: tuple[Path, ...] = ()
+    handoff_wait_seconds: int = 300
+    agent_session_seconds: int = 8 * 3600
+    agent_idle_seconds: int = 30 * 60
+    transcript_retention_seconds: int = 30 * 24 * 3600
 
     @property
     def sandbox(self) -> bool:
@@ -107,6 +115,18 @@ def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     return Secret(value) if value else None
 
 
+def _files(env: Mapping[str, str], name: str, *, single: bool = False) -> tuple[Path, ...]:
+    """Existing files named by `name` (several separated by os.pathsep unless `single`)."""
+    raw = env.get(name, "").strip()
+    parts = [raw] if single else raw.split(os.pathsep)
+    paths = tuple(Path(part.strip()) for part in parts if part.strip())
+    for path in paths:
+        if not path.is_file():
+            msg = f"{name}: no such file: {path}"
+            raise ConfigurationError(msg)
+    return paths
+
+
 def _build(env: Mapping[str, str]) -> Settings:
     mode = env.get("CREDITBOT_ENV", "sandbox")
     if mode not in ("sandbox", "production"):
@@ -134,6 +154,11 @@ def _build(env: Mapping[str, str]) -> Settings:
         telegram_pool_size=_int(env, "TELEGRAM_POOL_SIZE", 32),
         rasa_nlu_url=_opt(env, "RASA_NLU_URL"),
         actions_port=_int(env, "CREDITBOT_ACTIONS_PORT", 5055),
+        cert_trust_roots=next(iter(_files(env, "CREDITBOT_CERT_TRUST_ROOTS", single=True)), None),
+        cert_crls=_files(env, "CREDITBOT_CERT_CRLS"),
+        handoff_wait_seconds=_int(env, "CREDITBOT_HANDOFF_WAIT", 300),
+        agent_session_seconds=_int(env, "CREDITBOT_AGENT_SESSION", 8 * 3600),
+        agent_idle_seconds=_int(env, "CREDITBOT_AGENT_IDLE", 30 * 60),
         dispatch_interval_seconds=float(env.get("CREDITBOT_DISPATCH_INTERVAL", "1.0")),
         var_dir=var_dir,
         log_level=env.get("CREDITBOT_LOG_LEVEL", "INFO"),

@@ -43,4 +43,5 @@ FLOWS: tuple[Form, ...] = (
 
 
 def flows_by_id() -> dict[str, Form]:
-    return {flow.id: flow for flow in FLOWS}
+    """Keyed by id; the certificate checks for someone not logged in share the certificate flow's texts."""
+    return {**{flow.id: flow for flow in FLOWS}, certificate.FOR_ACCOUNT: certificate.FLOW_FOR_ACCOUNT}

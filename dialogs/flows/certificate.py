@@ -22,6 +22,9 @@ from dialogs.types import Attachment
 logger = logging.getLogger(__name__)
 
 FLOW_ID = "certificate"
+# The registry key of the same checks for someone not logged in (a forgotten password): see ForAccount.
+FOR_ACCOUNT = "certificate_for_account"
+HOLDER = "holder_account"  # preset by the calling flow: the account the certificate must belong to
 MAX_FAILURES = 3
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 CHECKED = "checked"  # stands in for the password in the slots: the password itself is never kept
@@ -32,6 +35,7 @@ REFUSED = {
     "expired": "certificate.password.expired", "not_yet_valid": "certificate.password.not_yet_valid",
     "revoked": "certificate.password.revoked", "key_usage": "certificate.password.key_usage",
     "possession": "certificate.password.possession", "bound_elsewhere": "certificate.password.bound_elsewhere",
+    "crl_expired": "certificate.password.crl_expired", "unavailable": "certificate.password.unavailable",
     "failed": "certificate.password.failed",
 }
 # Refusals when binding (first use: the identity; a race; a certificate that expired meanwhile).
@@ -52,6 +56,10 @@ class Certificate(IdentityHooks, Form):
     )
 
     async def on_start(self, ctx: Ctx) -> None:
+        if not certificates_for(ctx.services).available:  # no trust roots configured (production)
+            ctx.say("certificate.unavailable")
+            ctx.stop()
+            return
         ctx.say("certificate.intro_request" if ctx.get("mode") == "request" else "certificate.intro")
 
     def validate_certificate(self, value: Attachment, ctx: Ctx) -> Validation:
@@ -71,7 +79,7 @@ class Certificate(IdentityHooks, Form):
         except CertificateError as exc:
             return self._count(ctx, exc.reason, retry_file=True)
         owner = await service.owner(cert)
-        if owner is not None and owner != ctx.account_id:
+        if owner is not None and owner != self.holder(ctx):
             return self._count(ctx, "bound_elsewhere", retry_file=True)
         ctx.put("verified", base64.b64encode(cert.der).decode(), secret=True)
         ctx.put("bound", owner is not None)
@@ -87,16 +95,20 @@ class Certificate(IdentityHooks, Form):
         cert = service.from_der(base64.b64decode(ctx.get("verified")))
         claim = None if ctx.get("bound") else Claim(ctx.get("name"), ctx.get("id_type"), ctx.get("id_number"))
         try:
-            await service.bind(ctx.account_id, cert, claim)  # type: ignore[arg-type]
+            await service.bind(self.holder(ctx), cert, claim)  # type: ignore[arg-type]
         except CertificateError as exc:
             self._fail(ctx, exc.reason)
             return
         ctx.forget_account()
-        account = await ctx.account()
+        account = await ctx.services.accounts.get(self.holder(ctx))  # type: ignore[arg-type]
         ctx.say("certificate.done", subject=cert.subject_masked, level=ctx.t(f"level.{account.security_level}"))
         ctx.returns["verified"] = True
         if ctx.get("mode") != "request" and not ctx.state.get("stack") and not account.quick_query:
             ctx.start("quick_query", just_verified=True)
+
+    def holder(self, ctx: Ctx) -> int | None:
+        """The account the certificate is checked against and bound to: the one logged in."""
+        return ctx.account_id
 
     def _count(self, ctx: Ctx, reason: str, retry_file: bool) -> Invalid:
         """A refused password or certificate counts toward the limit; a refused file asks for a file again."""
@@ -121,10 +133,32 @@ class Certificate(IdentityHooks, Form):
             ctx.say("certificate.too_many")
             ctx.stop()
             return
-        mode = ctx.get("mode")
-        ctx.state["slots"] = {"failures": failures, **({"mode": mode} if mode else {})}
+        kept = {name: ctx.slots[name] for name in ("mode", HOLDER) if ctx.slots.get(name)}
+        ctx.state["slots"] = {"failures": failures, **kept}
         ctx.say("certificate.retry")
         ctx.again()
 
 
+class ForAccount(Certificate):
+    """The same checks for a person who is not logged in, against the account a recovery flow found.
+
+    The caller presets HOLDER (after the code texted to that account's phone was right). It keeps the
+    id "certificate", so every text is the certificate flow's; the registry files it under FOR_ACCOUNT.
+    """
+
+    triggers = ()
+    requires_login = False
+
+    async def on_start(self, ctx: Ctx) -> None:
+        if ctx.get(HOLDER) is None:  # typed as a command: there is no account to act for
+            ctx.say("error.unknown_command", command=FOR_ACCOUNT)
+            ctx.stop()
+            return
+        await super().on_start(ctx)
+
+    def holder(self, ctx: Ctx) -> int | None:
+        return ctx.get(HOLDER)  # type: ignore[no-any-return]
+
+
 FLOW = Certificate()
+FLOW_FOR_ACCOUNT = ForAccount()

@@ -1,7 +1,11 @@
-"""Forgotten password: the account by login name or identity, a code to its phone, a bank card, a new password.
+"""Forgotten password: the account by login name or identity, a code to its phone, then identity
+verification by bank card or digital certificate (the person's choice, as verify_identity offers it),
+and a new password.
 
 The person is not logged in, so the bank-card flow (which checks against the logged-in account) is
 not used: the card's four elements are checked here against the account the answers pointed to.
+The certificate is checked by the certificate flow's own steps (certificate.ForAccount), against that
+same account: bound to it already, or bound to nobody and matching its identity on first use.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from backend.bankcards import CardHolder
 from backend.identity_rules import ID_TYPES, login_name_key
 from dialogs import recovery, validators
 from dialogs.context import Ctx
+from dialogs.flows import certificate, verify_identity
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.hooks import CaptchaHooks, IdentityHooks
 
@@ -34,14 +39,19 @@ class ResetPassword(IdentityHooks, CaptchaHooks, Form):
         Slot("id_number"),
         Slot("captcha", "captcha"),
         Slot("sms_code", "code"),
+        Slot("method", "choice"),
         Slot("card", secret=True),
         Slot("card_phone"),
+        Slot("verified", "flow"),
         Slot("password", "secret"),
         Slot("password_confirm", "secret"),
     )
 
     async def on_start(self, ctx: Ctx) -> None:
         ctx.say("reset_password.intro")
+        offered = verify_identity.methods()
+        if len(offered) == 1:
+            ctx.put("method", offered[0].value)
 
     def skip_login_name(self, ctx: Ctx) -> bool:
         return bool(ctx.get("by") != "login_name")
@@ -73,6 +83,24 @@ class ResetPassword(IdentityHooks, CaptchaHooks, Form):
             ctx.stop()  # only a lucky guess of a code nobody was sent gets here
             return Invalid("recovery.failed", reask=False)
         return result
+
+    def choices_method(self, ctx: Ctx) -> tuple[Choice, ...]:
+        return verify_identity.methods()
+
+    def skip_card(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("method") != verify_identity.BANK_CARD.value)
+
+    skip_card_phone = skip_card
+
+    def skip_verified(self, ctx: Ctx) -> bool:
+        return bool(ctx.get("method") != verify_identity.CERTIFICATE.value)
+
+    def ask_verified(self, ctx: Ctx) -> None:
+        ctx.call(certificate.FOR_ACCOUNT, mode=verify_identity.METHOD_MODE,
+                 **{certificate.HOLDER: ctx.get(recovery.SUBJECT)})
+
+    def validate_verified(self, value: object, ctx: Ctx) -> Validation:
+        return Valid(True) if value else Invalid("verification.failed")
 
     def validate_card(self, value: str, ctx: Ctx) -> Validation:
         return validators.card(value)

@@ -17,7 +17,8 @@ CERTIFICATE = Choice("certificate", "verify_identity.certificate")
 METHOD_MODE = "identity"
 
 
-def _methods() -> tuple[Choice, ...]:
+def methods() -> tuple[Choice, ...]:
+    """The ways to verify offered here, and by flows that offer the same choice (forgotten password)."""
     from dialogs.registry import flows_by_id  # the registry imports this module
 
     return (BANK_CARD, CERTIFICATE) if CERTIFICATE.value in flows_by_id() else (BANK_CARD,)
@@ -31,12 +32,12 @@ class VerifyIdentity(Form):
 
     async def on_start(self, ctx: Ctx) -> None:
         ctx.say("verify_identity.intro")
-        methods = _methods()
-        if len(methods) == 1:
-            ctx.put("method", methods[0].value)
+        offered = methods()
+        if len(offered) == 1:
+            ctx.put("method", offered[0].value)
 
     def choices_method(self, ctx: Ctx) -> tuple[Choice, ...]:
-        return _methods()
+        return methods()
 
     def ask_verified(self, ctx: Ctx) -> None:
         ctx.call(ctx.get("method"), mode=METHOD_MODE)

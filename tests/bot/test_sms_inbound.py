@@ -1,107 +1,166 @@
-"""SMS query over HTTP (in process): "CX<login name>" from the registered phone; the hint comes back by SMS."""
+"""SMS query over real HTTP against a running `creditbot serve`: "CX<login name>" texted from the registered
+phone; the hint comes back by SMS. The refusals tell a stranger nothing about which accounts exist.
+
+One server for the module; every test texts from phones of its own (the limit is per phone and hour).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
-from fakes import P1, Chat, register, verify_card
-from flowkit import P2, log_in, requests_count, sms_count
-from starlette.applications import Starlette
+from fakes import CAPTCHA, P1
+from flowkit import P2
+from procs import ServerProcess
 
-from backend.clock import FixedClock
-from bot.sms_inbound import SmsSender, sms_routes
-from bot.wiring import App
 from dialogs.catalog import Translator
 
+pytestmark = pytest.mark.slow
 T = Translator("zh")
 SERVICE = "106980008899"
-STRANGER = "13900139000"
+PASSWORD = "Abc12345!"
 HINTS = (T("result.hint_empty"), T("result.hint_clean"))
+_PHONES = itertools.count(random.randrange(1000, 9000) * 100)
+
+
+def stranger() -> str:
+    return f"139{next(_PHONES):08d}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("sms") / "var", CREDITBOT_REPORT_DELAY=1)
+    asyncio.run(proc.start())
+    try:
+        yield proc
+    finally:
+        proc.stop()
 
 
 @pytest.fixture
-async def client(app: App) -> AsyncIterator[httpx.AsyncClient]:
-    web = Starlette(routes=sms_routes(app))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://sms") as c:
+async def client(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
         yield c
 
 
-@pytest.fixture
-async def high(app: App) -> Chat:
-    """P1 registered and at security level high (bank card verified)."""
-    chat = Chat(app, "rest:p1")
-    await register(chat)
-    await log_in(chat)
-    await chat.tap("/bank_card")
-    await verify_card(chat)
-    return chat
+async def inbox(client: httpx.AsyncClient, phone: str) -> list[str]:
+    response = await client.get(f"/sandbox/phones/{phone}/messages")
+    assert response.status_code == 200
+    return [m["text"] for m in response.json()]
+
+
+async def last_sms(client: httpx.AsyncClient, phone: str) -> str:
+    return (await inbox(client, phone))[-1]
+
+
+async def say(client: httpx.AsyncClient, sender: str, message: str) -> list[dict[str, Any]]:
+    response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def register(client: httpx.AsyncClient, sender: str, person: dict[str, str], login: str) -> None:
+    for step in ["注册", person["name"], "/id_type:0", person["id_number"], CAPTCHA, "/agreement:accept", login,
+                 PASSWORD, PASSWORD, person["phone"]]:
+        await say(client, sender, step)
+    code = re.findall(r"\d{6}", await last_sms(client, person["phone"]))[0]
+    assert any("注册成功" in m.get("text", "") for m in await say(client, sender, code))
+
+
+@pytest.fixture(scope="module")
+def high(server: ServerProcess) -> str:
+    """P1 registered over REST and at security level high (bank card verified); returns the login name."""
+
+    async def setup() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            await register(client, "sms-p1", P1, "wangxm01")
+            for step in ["登录", "wangxm01", PASSWORD, CAPTCHA, "/bank_card", P1["card"], P1["name"], "/id_type:0",
+                         P1["id_number"], P1["phone"]]:
+                await say(client, "sms-p1", step)
+            await say(client, "sms-p1", re.findall(r"\d{6}", await last_sms(client, P1["phone"]))[0])
+            replies = await say(client, "sms-p1", CAPTCHA)
+            assert any("银行卡验证通过" in m.get("text", "") for m in replies), replies
+
+    asyncio.run(setup())
+    return "wangxm01"
 
 
 async def text_in(client: httpx.AsyncClient, sender: str, text: str, to: str = SERVICE) -> httpx.Response:
     return await client.post("/sms/inbound", json={"from": sender, "to": to, "text": text})
 
 
-async def last_sms(app: App, phone: str) -> str:
-    inbox = await app.services.sms.inbox(phone)  # type: ignore[attr-defined]
-    return str(inbox[-1].text)
+async def wait_for_sms(client: httpx.AsyncClient, phone: str, count: int, timeout: float = 15) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = await inbox(client, phone)
+        if len(messages) >= count:
+            return messages
+        await asyncio.sleep(0.2)
+    return await inbox(client, phone)
 
 
-async def test_accepted_then_hint_texted_when_due(app: App, clock: FixedClock, client: httpx.AsyncClient,
-                                                 high: Chat) -> None:
-    app.channels.register("sms", SmsSender(app.services))
+async def test_accepted_then_hint_texted_when_due(client: httpx.AsyncClient, high: str) -> None:
+    before = len(await inbox(client, P1["phone"]))
     response = await text_in(client, "+86 155 0000 0101", "ＣＸ　ＷａｎｇＸＭ０１ ")
     assert response.status_code == 200 and response.json() == {"status": "received"}
-    assert "已受理" in await last_sms(app, P1["phone"])
-    assert await requests_count(app) == 1
-    assert await app.dispatcher.run_once() == 0  # not due yet
-    clock.advance(61)
-    assert await app.dispatcher.run_once() == 1
-    hint = await last_sms(app, P1["phone"])
+    messages = await wait_for_sms(client, P1["phone"], before + 2)
+    assert "已受理" in messages[before]
+    hint = messages[before + 1]
     assert hint.startswith("【征信中心】您的个人信用信息提示") and any(h in hint for h in HINTS), hint
-    count = await sms_count(app, P1["phone"])
-    clock.advance(3600)
-    await app.dispatcher.run_once()
-    assert await sms_count(app, P1["phone"]) == count  # texted once
+    await asyncio.sleep(1.5)  # a few more dispatcher rounds
+    assert len(await inbox(client, P1["phone"])) == before + 2  # texted once
 
 
-async def test_unknown_name_and_wrong_phone_get_the_same_answer(app: App, client: httpx.AsyncClient,
-                                                              high: Chat) -> None:
-    await text_in(client, STRANGER, "CXwangxm01")
-    wrong_phone = await last_sms(app, STRANGER)
-    await text_in(client, P1["phone"], "CXnobody99")
-    unknown = await last_sms(app, P1["phone"])
+async def test_unknown_name_and_wrong_phone_get_the_same_answer(client: httpx.AsyncClient, high: str) -> None:
+    foreign = stranger()
+    before = len(await inbox(client, P1["phone"]))
+    response = await text_in(client, foreign, "CXwangxm01")  # a real login name, from a phone not its own
+    assert response.json() == {"status": "not_matched"}
+    wrong_phone = await last_sms(client, foreign)
+    response = await text_in(client, P1["phone"], "CXnobody99")  # the owner's phone, an unknown name
+    assert response.json() == {"status": "not_matched"}
+    unknown = await last_sms(client, P1["phone"])
     assert wrong_phone == unknown == T("sms_query.not_matched")
-    assert await requests_count(app) == 0
+    assert "wangxm01" not in wrong_phone and "155" not in wrong_phone  # nothing about the account
+    assert len(await inbox(client, P1["phone"])) == before + 1  # the owner hears nothing of the stranger
 
 
-async def test_low_level_owner_is_told_how_to_raise_it(app: App, client: httpx.AsyncClient) -> None:
-    chat = Chat(app, "rest:p2")
-    await register(chat, P2, "lijg1969")
+async def test_low_level_owner_is_told_how_to_raise_it(client: httpx.AsyncClient, server: ServerProcess) -> None:
+    await register(client, "sms-p2", P2, "lijg1969")
     response = await text_in(client, P2["phone"], "cx lijg1969")
     assert response.json() == {"status": "level_low"}
-    assert await last_sms(app, P2["phone"]) == T("sms_query.level_low")
-    assert await requests_count(app) == 0
+    assert await last_sms(client, P2["phone"]) == T("sms_query.level_low")
+    foreign = stranger()  # the same name from another phone: told nothing about the level
+    assert (await text_in(client, foreign, "cx lijg1969")).json() == {"status": "not_matched"}
+    assert await last_sms(client, foreign) == T("sms_query.not_matched")
 
 
 @pytest.mark.parametrize("text", ["hello", "CX", "CX 王小明", "查询"])
-async def test_malformed_text_gets_the_instructions(app: App, client: httpx.AsyncClient, text: str) -> None:
-    await text_in(client, STRANGER, text)
-    assert await last_sms(app, STRANGER) == T("sms_query.help")
+async def test_malformed_text_gets_the_instructions(client: httpx.AsyncClient, text: str) -> None:
+    phone = stranger()
+    assert (await text_in(client, phone, text)).json() == {"status": "help"}
+    assert await inbox(client, phone) == [T("sms_query.help")]
 
 
-async def test_rate_limited_per_phone(app: App, clock: FixedClock, client: httpx.AsyncClient) -> None:
+async def test_rate_limited_per_phone(client: httpx.AsyncClient) -> None:
+    phone, other = stranger(), stranger()
     for _ in range(5):
-        assert (await text_in(client, STRANGER, "CXwangxm01")).json() == {"status": "not_matched"}
-    assert (await text_in(client, STRANGER, "CXwangxm01")).json() == {"status": "rate_limited"}
-    assert await sms_count(app, STRANGER) == 5
-    clock.advance(3601)
-    assert (await text_in(client, STRANGER, "CXwangxm01")).json() == {"status": "not_matched"}
+        assert (await text_in(client, phone, "CXwangxm01")).json() == {"status": "not_matched"}
+    assert (await text_in(client, phone, "CXwangxm01")).json() == {"status": "rate_limited"}
+    assert len(await inbox(client, phone)) == 5  # the sixth is not answered
+    assert (await text_in(client, other, "CXwangxm01")).json() == {"status": "not_matched"}  # per phone
 
 
-async def test_bad_requests(app: App, client: httpx.AsyncClient) -> None:
+async def test_bad_requests(client: httpx.AsyncClient) -> None:
+    phone = stranger()
     assert (await client.post("/sms/inbound", content=b"not json")).status_code == 400
     assert (await text_in(client, "12345", "CXwangxm01")).status_code == 400
-    assert (await text_in(client, STRANGER, "CXwangxm01", to="10086")).status_code == 404
-    assert await sms_count(app, STRANGER) == 0
+    assert (await text_in(client, phone, "CXwangxm01", to="10086")).status_code == 404
+    assert await inbox(client, phone) == []
