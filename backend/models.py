@@ -150,3 +150,54 @@ class AccountCertificate(Base):
     subject_masked: Mapped[str] = mapped_column(String(200))
     not_after: Mapped[datetime]
     bound_at: Mapped[datetime]
+
+
+class Agent(Base):
+    """A customer-service agent who signs in to the console (`creditbot agent add`)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Handoff(Base):
+    """A conversation handed to the agents: waiting in the queue, with an agent, or ended.
+
+    `context` holds where the person stood (flow, step, language, security level), never answers.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_requested", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    context: Mapped[dict[str, Any]]
+    requested_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), nullable=True, index=True)
+    ended_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class TranscriptEntry(Base):
+    """One line of a conversation as an agent may read it: masked before it is written, then sealed.
+
+    author: user, bot, agent, system, or note (an agent's internal note, never sent to the person).
+    """
+
+    __tablename__ = "transcript_entries"
+    __table_args__ = (Index("ix_transcript_conversation_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"), nullable=True)
+    author: Mapped[str] = mapped_column(String(8))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    text_enc: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

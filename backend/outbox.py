@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,13 +17,24 @@ from backend.models import OutboxMessage, StoredFile
 
 
 class Outbox:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self._db, self._clock = db, clock
+    """Per-conversation message logs, sealed at rest (bot texts can carry masked personal data).
 
-    async def put(self, conversation_id: str, bodies: list[dict[str, Any]]) -> None:
+    The REST channel `take`s its messages (each returned once, then deleted); the web chat keeps
+    its log and reads it by position (`since`), so a reconnecting or second tab misses nothing and
+    sees nothing twice; the ids only grow, so they serve as each conversation's cursor.
+    """
+
+    def __init__(self, db: Database, clock: Clock, vault: Vault) -> None:
+        self._db, self._clock, self._vault = db, clock, vault
+
+    async def put(self, conversation_id: str, bodies: list[dict[str, Any]]) -> list[int]:
+        """Appends in order; returns the new messages' ids (their positions in the log)."""
+        rows = [OutboxMessage(conversation_id=conversation_id, body=self._seal(body), created_at=self._clock.now())
+                for body in bodies]
         async with self._db.transaction() as session:
-            for body in bodies:
-                session.add(OutboxMessage(conversation_id=conversation_id, body=body, created_at=self._clock.now()))
+            session.add_all(rows)
+            await session.flush()
+            return [row.id for row in rows]
 
     async def take(self, conversation_id: str) -> list[dict[str, Any]]:
         """Each message is returned once, oldest first; the delete is in the same transaction."""
@@ -31,7 +43,32 @@ class Outbox:
             rows = (await session.scalars(query.order_by(OutboxMessage.id))).all()
             if rows:
                 await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows])))
-        return [r.body for r in rows]
+        return [self._open(r.body) for r in rows]
+
+    async def since(self, conversation_id: str, after: int = 0, limit: int = 500) -> list[tuple[int, dict[str, Any]]]:
+        """(id, body) of the messages after position `after`, oldest first, without removing them."""
+        query = (select(OutboxMessage)
+                 .where(OutboxMessage.conversation_id == conversation_id, OutboxMessage.id > after)
+                 .order_by(OutboxMessage.id).limit(limit))
+        async with self._db.sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [(r.id, self._open(r.body)) for r in rows]
+
+    async def purge(self, conversation_prefix: str, older_than: datetime) -> int:
+        """Drops kept logs (the web chat's) older than their retention."""
+        async with self._db.transaction() as session:
+            result = await session.execute(delete(OutboxMessage).where(
+                OutboxMessage.conversation_id.startswith(conversation_prefix, autoescape=True),
+                OutboxMessage.created_at < older_than))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def _seal(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"sealed": self._vault.seal(json.dumps(body, ensure_ascii=False))}
+
+    def _open(self, stored: dict[str, Any]) -> dict[str, Any]:
+        if set(stored) == {"sealed"}:
+            return json.loads(self._vault.open(stored["sealed"]))  # type: ignore[no-any-return]
+        return stored  # written before bodies were sealed
 
 
 class FileStore:

@@ -26,6 +26,13 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("number", help="the report number printed on the PDF (报告编号)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
+    agent = sub.add_parser("agent", help="customer-service agents who use the console at /agent")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    add = agent_sub.add_parser("add", help="create an agent account (asks for the password)")
+    add.add_argument("--username", required=True)
+    add.add_argument("--display-name", help="the name people see on the agent's replies (default: username)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of asking (for scripts)")
     sandbox = sub.add_parser("sandbox", help="sandbox helpers")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
     inbox = sandbox_sub.add_parser("inbox", help="SMS messages a sandbox phone received")
@@ -79,6 +86,35 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await _sandbox(args, settings)
     elif args.command == "verify-report":
         return await _verify_report(args.number, settings)
+    elif args.command == "agent":
+        return await _agent_add(args, settings)
+    return 0
+
+
+async def _agent_add(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from backend.handoff import BadAgentInput
+    from backend.migrate import upgrade_async
+    from backend.services import build_services
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password (at least 12 characters): ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 2
+    await upgrade_async(settings.database_url)
+    services = build_services(settings)
+    try:
+        agent = await services.agents.add(args.username, args.display_name or args.username, password)
+    except BadAgentInput as exc:
+        print(f"not added: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.close()
+    print(f"agent {agent.username} added; they sign in at {settings.base_url}/agent")
     return 0
 
 

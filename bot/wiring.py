@@ -15,11 +15,14 @@ from backend.settings import Settings
 from bot.channels import Channels, OutboxSender, RestRenderer
 from bot.rasa_nlu import build_rasa_recogniser
 from bot.sms_inbound import SmsSender
+from bot.webchat import build_web_sender
 from dialogs.engine import Engine
 from dialogs.notifications import build_result_ready
 from dialogs.registry import flows_by_id
 
 logger = logging.getLogger(__name__)
+
+HANDOFF_RETRY_SECONDS = 30
 
 
 @dataclass
@@ -50,10 +53,14 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
     renderer = RestRenderer(services.files, settings.base_url)
     channels = Channels(OutboxSender(services.outbox, renderer))
     channels.register("sms", SmsSender(services))
+    channels.register("web", build_web_sender(services.outbox, services.bus, services.files))
 
     async def notify(request: RequestView) -> Delivery:
         if request.conversation_id.startswith("sms:"):
             return await channels.send(request.conversation_id, [])  # the SMS sender texts the hint itself
+        if await engine.in_handoff(request.conversation_id):
+            # The bot stays silent while an agent has the conversation; the result waits for it.
+            return Delivery("retry", retry_after=HANDOFF_RETRY_SECONDS, note="with an agent")
         replies = await build_result_ready(engine, request)
         return await channels.send(request.conversation_id, replies)
 
@@ -65,6 +72,19 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
                 await channels.send(conversation_id, replies)
         return len(expired)
 
+    async def expire_handoffs() -> int:
+        """Nobody claimed in time: the person is told and the bot takes over again."""
+        ended = await services.handoffs.time_out_waiting(only=channels_only, skip=channels_skip)
+        for view in ended:
+            replies = await engine.resume(view.conversation_id, "agent.timeout")
+            if replies:
+                await channels.send(view.conversation_id, replies)
+        return len(ended)
+
+    async def purge_transcripts() -> int:
+        return await services.handoffs.purge()
+
     dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds,
-                            sweepers=(expire_flows,), only=channels_only, skip=channels_skip)
+                            sweepers=(expire_flows, expire_handoffs, purge_transcripts),
+                            only=channels_only, skip=channels_skip)
     return App(settings, services, engine, channels, renderer, dispatcher, extras={"recogniser": recogniser})

@@ -38,7 +38,8 @@ from dialogs.catalog import LANGS, Translator, pick_lang
 from dialogs.context import Ctx, Transition
 from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
 from dialogs.intents import Intent, global_word, recognise
-from dialogs.types import ConversationState, Delete, Frame, Reply, Text, Turn
+from dialogs.masking import mask_input, mask_numbers
+from dialogs.types import ConversationState, Delete, Document, Frame, Image, Reply, Text, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ Recogniser = Callable[[str], Any]
 
 # Commands any message (typed "/help" or a button payload) can give, and the intents that start flows.
 COMMANDS = {"start", "menu", "help", "cancel", "back", "lang", "lang_en", "lang_zh", "logout", "resend",
-            "agent"}
+            "agent", "bot"}
+# What still works while an agent has the conversation (or it waits for one): the rest goes to them.
+HANDOFF_COMMANDS = {"agent", "bot", "help", "lang", "lang_en", "lang_zh"}
+LEAVE_HANDOFF = {"start", "menu", "cancel", "logout"}  # leave the agent first, then act
 MAX_DEPTH = 4
 NOT_STARTED = "__not_started__"  # a flow parked before its on_start ran (log-in came first)
 BUTTON_PAYLOAD = re.compile(r"/([a-z_]+):\S*")  # choice_payload(): "/<slot>:<value>"
@@ -68,8 +72,13 @@ class Engine:
         async with self.store.lock(_lock_key(turn.conversation_id)):
             state = await self.load(turn)
             ctx = Ctx(turn, state, self.services)
+            if state.get("handoff") and await self._with_agent(ctx):
+                await self.save(turn.conversation_id, ctx.state)
+                return ctx.replies
+            echo = self._echo(turn, state)
             await self._turn(ctx)
             await self.save(turn.conversation_id, ctx.state)
+            await self._record(turn.conversation_id, [("user", echo)], ctx.replies, ctx.state.get("handoff"))
             return ctx.replies
 
     async def push(self, turn: Turn, flow_id: str, lead: tuple[str, dict[str, Any]] | None = None,
@@ -83,14 +92,54 @@ class Engine:
                 self._park(ctx.state)
             await self._start(ctx, flow_id, preset)
             await self.save(turn.conversation_id, ctx.state, touch=False)
+            await self._record(turn.conversation_id, [], ctx.replies)
             return ctx.replies
+
+    async def echo(self, turn: Turn) -> str:
+        """The user's message as others may see it (web chat echo, agents' transcript), masked for
+        the question it answers; read before the turn runs, since the turn moves the question on."""
+        return self._echo(turn, await self.load(turn))
+
+    def _echo(self, turn: Turn, state: ConversationState) -> str:
+        if state.get("handoff"):  # words for the agent, not an answer to the open question
+            return mask_input(turn.text, turn.kind)
+        slot = self._asked_slot(state)
+        secret = bool(state.get("secret_pending")) or (slot is not None and slot.hidden)
+        return mask_input(turn.text, turn.kind, slot.name if slot else None, secret)
+
+    async def resume(self, conversation_id: str, lead: str, **params: Any) -> list[Reply]:
+        """The agent handed the conversation back (or closed it, or nobody came): the bot takes
+        over where the flow stood and asks its open question again."""
+        async with self.store.lock(_lock_key(conversation_id)):
+            turn = Turn(channel=conversation_id.split(":", 1)[0], conversation_id=conversation_id, kind="other")
+            ctx = Ctx(turn, await self.load(turn), self.services)
+            if ctx.state.pop("handoff", None) is None:  # type: ignore[misc]
+                return []
+            ctx.say(lead, **params)
+            await self._reask_or_menu(ctx)
+            await self.save(conversation_id, ctx.state)  # the flow's idle timer starts again now
+            await self._record(conversation_id, [], ctx.replies)
+            return ctx.replies
+
+    async def in_handoff(self, conversation_id: str) -> bool:
+        session = await self.store.get(_state_key(conversation_id))
+        return bool(session and session.get("handoff"))
+
+    async def _record(self, conversation_id: str, lines: list[tuple[str, str]], replies: list[Reply],
+                      handoff_id: int | None = None) -> None:
+        """The transcript an agent may read later: already masked input, and the bot's own texts."""
+        bot = [("bot", text) for reply in replies if (text := _transcript_text(reply))]
+        lines = [line for line in lines if line[1]] + bot
+        if lines:
+            await self.services.handoffs.record(conversation_id, lines, handoff_id)
 
     async def load(self, turn: Turn) -> ConversationState:
         """The session (language, log-in) lives long; the open flow only as long as its timeout (B02)."""
         cid = turn.conversation_id
         session = await self.store.get(_state_key(cid)) or {"lang": pick_lang(turn.locale)}
         flow = await self.store.get(_flow_key(cid))
-        if session.get("in_flow") and (flow is None or self._flow_idle(session)):
+        held = bool(session.get("handoff"))  # an agent has it: the flow waits for the bot's return
+        if session.get("in_flow") and (flow is None or (not held and self._flow_idle(session))):
             return {**session, **_empty_flow(), "flow_expired": True}  # type: ignore[typeddict-item]
         return {**session, **(flow or _empty_flow())}  # type: ignore[typeddict-item]
 
@@ -109,11 +158,16 @@ class Engine:
         asked = self._asked_slot(state)
         session["secret_pending"] = bool(asked and asked.hidden)
         settings = self.services.settings
+        held, was_held = bool(state.get("handoff")), bool(state.get("flow_held"))
+        session["flow_held"] = held and in_flow
         await self.store.set(_state_key(conversation_id), session, ttl=settings.conversation_ttl_seconds)
         if in_flow:
             flow = {k: state.get(k) for k in FLOW_KEYS}
-            await self.store.set(_flow_key(conversation_id), flow, ttl=settings.flow_timeout_seconds)
-            if not was_in_flow:
+            ttl = settings.conversation_ttl_seconds if held else settings.flow_timeout_seconds
+            await self.store.set(_flow_key(conversation_id), flow, ttl=ttl)
+            if held and not was_held:
+                await self.services.deadlines.clear(conversation_id)
+            elif not held and (not was_in_flow or was_held):
                 due = now + timedelta(seconds=settings.flow_timeout_seconds)
                 await self.services.deadlines.set(conversation_id, due)
         elif was_in_flow:
@@ -129,7 +183,7 @@ class Engine:
                 session = {"in_flow": True, "last_active": 0}
                 await self.store.set(_state_key(conversation_id), session,
                                      ttl=self.services.settings.conversation_ttl_seconds)
-            if not session.get("in_flow"):
+            if not session.get("in_flow") or session.get("handoff"):
                 return []
             if not self._flow_idle(session):
                 due = session.get("last_active", 0) + self.services.settings.flow_timeout_seconds
@@ -141,6 +195,7 @@ class Engine:
             ctx.say("session.flow_expired")
             texts.menu(ctx)
             await self.save(conversation_id, ctx.state, touch=False)
+            await self._record(conversation_id, [], ctx.replies)
             return ctx.replies
 
     async def reset(self, conversation_id: str) -> None:
@@ -326,8 +381,69 @@ class Engine:
         await self._ask(ctx, slot)
 
     async def _cmd_agent(self, ctx: Ctx, arg: str) -> None:
-        ctx.say("agent.unavailable")
+        """Queue for a person, with where this conversation stands; never what was answered."""
+        level = (await ctx.account()).security_level if ctx.account_id is not None else None
+        asked = ctx.state.get("asked")
+        context = {"flow": ctx.state.get("flow"), "step": None if asked == NOT_STARTED else asked,
+                   "lang": ctx.lang, "level": level, "logged_in": ctx.account_id is not None}
+        desk = self.services.handoffs
+        view, position = await desk.request(ctx.conversation_id, context)
+        ctx.state["handoff"] = view.id
+        minutes = max(1, desk.wait_seconds // 60)
+        ctx.say("agent.queued", position=position, minutes=minutes,
+                buttons=(ctx.button("agent.back_button", "/bot"),))
+
+    async def _cmd_bot(self, ctx: Ctx, arg: str) -> None:
+        ctx.say("agent.not_in_handoff")
         await self._reask_or_menu(ctx)
+
+    # -- while an agent has the conversation ------------------------------------------------
+
+    async def _with_agent(self, ctx: Ctx) -> bool:
+        """The turn of a conversation handed to an agent; False when the handoff is over after all
+        (ended elsewhere) or the command leaves it, so the bot handles the turn as usual."""
+        desk = self.services.handoffs
+        view = await desk.open_for(ctx.conversation_id)
+        if view is None or view.id != ctx.state.get("handoff"):
+            ctx.state.pop("handoff", None)  # type: ignore[misc]
+            return False
+        command = self._handoff_command(ctx)
+        if command in LEAVE_HANDOFF or command == "bot":
+            await desk.leave(ctx.conversation_id)
+            ctx.state.pop("handoff", None)  # type: ignore[misc]
+            ctx.say("agent.left")
+            if command == "bot":
+                await self._reask_or_menu(ctx)
+                return True
+            return False
+        if command == "agent":
+            position = await desk.position(view)
+            ctx.say("agent.waiting" if position else "agent.with_agent", position=position)
+        elif command in ("lang", "lang_en", "lang_zh"):
+            lang = (self._command_of(ctx) or ("", ""))[1] or ("en" if ctx.lang == "zh" else "zh")
+            lang = {"lang_en": "en", "lang_zh": "zh"}.get(command, lang)
+            ctx.state["lang"] = "en" if lang.lower().startswith("en") else "zh"
+            ctx.t = type(ctx.t)(ctx.state["lang"])
+            ctx.say("lang.switched")
+        elif command == "help":
+            ctx.say("agent.help")
+        elif ctx.turn.kind not in ("text", "button") or not (ctx.turn.text or "").strip():
+            ctx.say("agent.text_only")
+        else:
+            await desk.record(ctx.conversation_id, [("user", self._echo(ctx.turn, ctx.state))], view.id)
+            if view.status == "waiting":
+                ctx.say("agent.waiting", position=await desk.position(view))
+        if ctx.replies:
+            await self._record(ctx.conversation_id, [], ctx.replies, view.id)
+        return True
+
+    def _handoff_command(self, ctx: Ctx) -> str | None:
+        text = (ctx.turn.text or "").strip()
+        if text.startswith("/"):
+            name = text[1:].partition(" ")[0].split("@", 1)[0].lower()
+            return name if name in HANDOFF_COMMANDS | LEAVE_HANDOFF else None
+        word = global_word(text) if text else None
+        return word if word in HANDOFF_COMMANDS | LEAVE_HANDOFF else None
 
     # -- flows --------------------------------------------------------------------------------
 
@@ -554,6 +670,16 @@ class Engine:
     @staticmethod
     def _clear_flows(state: ConversationState) -> None:
         state["flow"], state["slots"], state["asked"], state["stack"] = None, {}, None, []
+
+
+def _transcript_text(reply: Reply) -> str:
+    if isinstance(reply, Text):
+        return mask_numbers(reply.text)
+    if isinstance(reply, Image):
+        return "[captcha]"
+    if isinstance(reply, Document):
+        return f"[{reply.filename}]"
+    return ""
 
 
 def _local_recogniser(text: str) -> Intent | None:

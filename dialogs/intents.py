@@ -73,6 +73,8 @@ GLOBAL_WORDS: dict[str, str] = {
     "菜单": "menu", "主菜单": "menu", "menu": "menu", "main menu": "menu",
     "退出登录": "logout", "logout": "logout", "log out": "logout",
     "人工": "agent", "转人工": "agent", "人工客服": "agent", "客服": "agent", "human": "agent", "agent": "agent",
+    "找客服": "agent", "talk to a person": "agent", "customer service": "agent",
+    "返回机器人": "bot", "回到机器人": "bot", "机器人": "bot", "back to bot": "bot", "bot": "bot",
 }
 
 # Messages made only of digits, separators and at most a trailing X are data (ID, phone, card,

@@ -42,6 +42,8 @@ class Text:
     buttons: tuple[Button, ...] = ()
     secret_input: bool = False
     """The answer expected next is secret: widgets mask what is typed."""
+    agent: str = ""
+    """Written by a customer-service agent (their display name), not by the bot."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dialogs.intents import GLOBAL_WORDS, INTENT_KEYWORDS, Intent, global_word, 
 from dialogs.registry import FLOWS
 
 # Intents the engine acts on without a flow of that name (engine._free_text).
-COMMAND_INTENTS = {"help", "cancel", "back", "menu", "logout", "lang_en", "lang_zh", "agent"}
+COMMAND_INTENTS = {"help", "cancel", "back", "menu", "logout", "lang_en", "lang_zh", "agent", "bot"}
 
 PHRASES = [
     # request_report

@@ -54,7 +54,7 @@ async def test_telegram_turn_with_an_english_locale_starts_in_english(app: App) 
     assert EN["menu.prompt"] in prompts(replies)
     assert buttons(replies) == {"/register": "Register", "/login": "Log in", "/guide": "Getting started",
                                 "/reset_password": "Forgot password", "/recover_login": "Forgot login name",
-                                LANG_BUTTON: "中文"}
+                                "/agent": "Talk to a person", LANG_BUTTON: "中文"}
     english_only(replies)
 
 

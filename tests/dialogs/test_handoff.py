@@ -1,0 +1,213 @@
+"""Handoff to a person, in the engine and the desk: queue, silence while an agent has it, resume, time-out."""
+
+from __future__ import annotations
+
+
+import pytest
+from fakes import P1, Chat, texts_of
+from flowkit import P2, PASSWORD, asked, buttons_of, last_text, quick_user, register_until, submit_request
+from sqlalchemy import select
+
+from backend.clock import FixedClock
+from backend.handoff import AgentView, AlreadyClaimed, NotYours
+from backend.models import AuditEvent, Handoff, TranscriptEntry
+from bot.wiring import App
+from dialogs.catalog import Translator
+
+T, EN = Translator("zh"), Translator("en")
+AGENT_PASSWORD = "correct horse battery"
+
+
+async def agent(app: App, username: str = "li.agent", name: str = "小李") -> AgentView:
+    await app.services.agents.add(username, name, AGENT_PASSWORD)
+    signed = await app.services.agents.sign_in(username, AGENT_PASSWORD)
+    assert signed is not None
+    return signed[1]
+
+
+async def transcript_texts(app: App, conversation_id: str) -> list[tuple[str, str]]:
+    async with app.services.db.sessions() as session:
+        rows = (await session.scalars(select(TranscriptEntry).where(
+            TranscriptEntry.conversation_id == conversation_id).order_by(TranscriptEntry.id))).all()
+    return [(r.author, app.services.vault.open(r.text_enc)) for r in rows]
+
+
+async def test_asking_for_a_person_queues_with_position_and_context_but_no_answers(app: App, chat: Chat) -> None:
+    await register_until(chat, "password")
+    replies = await chat.say("人工")
+    assert last_text(replies) == T("agent.queued", position=1, minutes=5)
+    assert buttons_of(replies) == ["/bot"]
+    other = Chat(app, "rest:someone-else", locale="en")
+    replies = await other.say("/agent")
+    assert last_text(replies) == EN("agent.queued", position=2, minutes=5)
+
+    queue = await app.services.handoffs.queue()
+    assert [(v.conversation_id, v.status) for v in queue] == [(chat.conversation_id, "waiting"),
+                                                             ("rest:someone-else", "waiting")]
+    assert queue[0].context == {"flow": "register", "step": "password", "lang": "zh", "level": None,
+                                "logged_in": False}
+    async with app.services.db.sessions() as session:
+        raw = str([r.context for r in (await session.scalars(select(Handoff))).all()])
+    for secret in (P1["name"], P1["id_number"], "wangxm01"):
+        assert secret not in raw
+
+
+async def test_while_waiting_the_bot_only_forwards_and_keeps_quiet_about_flows(app: App, chat: Chat) -> None:
+    await register_until(chat, "password")
+    await chat.say("转人工")
+    replies = await chat.say("登录")  # would start the log-in flow; here it is a message for the agent
+    assert last_text(replies) == T("agent.waiting", position=1)
+    assert (await asked(app, chat)) == ("register", "password")
+    replies = await chat.say("我的身份证 110101199003077777，手机 13912345678")
+    assert last_text(replies) == T("agent.waiting", position=1)
+    lines = await transcript_texts(app, chat.conversation_id)
+    user_lines = [text for author, text in lines if author == "user"]
+    assert "登录" in user_lines
+    assert "我的身份证 **************7777，手机 *******5678" in user_lines
+    whole = str(lines)
+    assert "110101199003077777" not in whole and "13912345678" not in whole
+
+
+async def test_the_transcript_hides_secrets_typed_before_the_handoff(app: App, chat: Chat) -> None:
+    await register_until(chat, "password_confirm")
+    await chat.say("人工")
+    lines = await transcript_texts(app, chat.conversation_id)
+    assert ("user", "••••••") in lines  # the password answer
+    assert PASSWORD not in str(lines)
+    assert ("user", "王*明") in lines  # the name answer, masked like the product's echoes
+    assert P1["id_number"] not in str(lines)
+
+
+async def test_one_agent_claims_the_other_is_refused(app: App, chat: Chat) -> None:
+    await chat.say("人工")
+    first, second = await agent(app), await agent(app, "wang.agent", "小王")
+    (view,) = await app.services.handoffs.queue()
+    claimed = await app.services.handoffs.claim(view.id, first)
+    assert claimed.status == "active" and claimed.agent_id == first.id
+    with pytest.raises(AlreadyClaimed):
+        await app.services.handoffs.claim(view.id, second)
+    with pytest.raises(NotYours):
+        await app.services.handoffs.reply(view.id, second, "你好")
+    with pytest.raises(NotYours):
+        await app.services.handoffs.get(view.id, second)
+    replies = await chat.say("还在吗")
+    assert replies == []  # the agent has it: the bot says nothing
+
+
+async def test_hand_back_resumes_the_open_question_and_the_flow_goes_on(app: App, chat: Chat,
+                                                                       clock: FixedClock) -> None:
+    await register_until(chat, "password")
+    await chat.say("人工")
+    li = await agent(app)
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, li)
+    clock.advance(app.settings.flow_timeout_seconds * 3)  # a long talk with the agent
+    assert await app.engine.expire(chat.conversation_id) == []  # no "flow timed out" meanwhile
+    await app.services.handoffs.finish(view.id, li, "returned")
+    replies = await app.engine.resume(chat.conversation_id, "agent.handed_back")
+    assert texts_of(replies).startswith(T("agent.handed_back"))
+    assert last_text(replies) == T("register.password.prompt")
+    replies = await chat.say(PASSWORD)
+    assert last_text(replies) == T("register.password_confirm.prompt")
+    assert await app.engine.resume(chat.conversation_id, "agent.handed_back") == []  # only once
+
+
+async def test_back_to_bot_and_cancel_leave_the_queue(app: App, chat: Chat) -> None:
+    await register_until(chat, "phone")
+    await chat.say("人工")
+    replies = await chat.say("返回机器人")
+    assert texts_of(replies).startswith(T("agent.left"))
+    assert last_text(replies) == T("register.phone.prompt")
+    assert await app.services.handoffs.queue() == []
+    await chat.say("/agent")
+    replies = await chat.say("取消")
+    assert T("agent.left") in texts_of(replies) and T("cancelled") in texts_of(replies)
+    assert (await asked(app, chat)) == (None, None)
+    replies = await chat.say("/bot")
+    assert texts_of(replies).startswith(T("agent.not_in_handoff"))
+
+
+async def test_nobody_claims_in_time_the_person_is_told_and_the_bot_is_back(app: App, clock: FixedClock) -> None:
+    person = Chat(app, "rest:waiting-person")
+    await register_until(person, "login_name")
+    await person.say("客服")
+    clock.advance(app.settings.handoff_wait_seconds - 1)
+    await app.dispatcher.run_once()
+    assert await app.services.outbox.take(person.conversation_id) == []
+    clock.advance(2)
+    await app.dispatcher.run_once()
+    sent = [m["text"] for m in await app.services.outbox.take(person.conversation_id)]
+    assert sent[0] == T("agent.timeout") and sent[-1] == T("register.login_name.prompt")
+    async with app.services.db.sessions() as session:
+        assert (await session.scalar(select(Handoff.status))) == "timed_out"
+    replies = await person.say("wangxm01")  # the flow goes on
+    assert last_text(replies) == T("register.password.prompt")
+
+
+async def test_a_result_waits_while_an_agent_has_the_conversation(app: App, clock: FixedClock) -> None:
+    person = Chat(app, "rest:result-person")
+    await quick_user(person, P2, "lijg1969")
+    await submit_request(person, "hint", P2)
+    await person.say("人工")
+    li = await agent(app)
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, li)
+    clock.advance(app.settings.report_delay_seconds + 1)
+    await app.dispatcher.run_once()
+    assert await app.services.outbox.take(person.conversation_id) == []
+    await app.services.handoffs.finish(view.id, li, "closed")
+    await app.engine.resume(person.conversation_id, "agent.closed")
+    clock.advance(31)
+    await app.dispatcher.run_once()
+    assert await app.services.outbox.take(person.conversation_id), "the result notice came after the handoff"
+
+
+async def test_agent_sessions_expire_and_wrong_passwords_fail_the_same_way(app: App, clock: FixedClock) -> None:
+    directory = app.services.agents
+    await directory.add("li.agent", "小李", AGENT_PASSWORD)
+    assert await directory.sign_in("li.agent", "wrong password!") is None
+    assert await directory.sign_in("nobody", AGENT_PASSWORD) is None
+    token, who = await directory.sign_in("li.agent", AGENT_PASSWORD)  # type: ignore[misc]
+    assert (await directory.session(token)) == who
+    clock.advance(app.settings.agent_idle_seconds + 1)
+    assert await directory.session(token) is None  # idle too long
+    token, _ = await directory.sign_in("li.agent", AGENT_PASSWORD)  # type: ignore[misc]
+    for _ in range(app.settings.agent_session_seconds // (app.settings.agent_idle_seconds - 60) + 1):
+        clock.advance(app.settings.agent_idle_seconds - 60)
+        alive = await directory.session(token)
+    assert alive is None  # used all day long, it still ends at the absolute limit
+    async with app.services.db.sessions() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert actions.count("agent.sign_in_failed") == 2 and "agent.created" in actions
+
+
+async def test_every_agent_action_is_audited(app: App, chat: Chat) -> None:
+    await chat.say("人工")
+    li = await agent(app)
+    desk = app.services.handoffs
+    (view,) = await desk.queue()
+    await desk.get(view.id, li)
+    await desk.claim(view.id, li)
+    await desk.reply(view.id, li, "您好")
+    await desk.note(view.id, li, "客户问报告时间")
+    await desk.finish(view.id, li, "returned")
+    async with app.services.db.sessions() as session:
+        rows = (await session.scalars(select(AuditEvent).where(AuditEvent.actor == f"agent:{li.id}"))).all()
+    assert [r.action for r in rows if r.action.startswith("handoff.")] == [
+        "handoff.viewed", "handoff.claimed", "handoff.replied", "handoff.noted", "handoff.returned"]
+    lines = await desk.transcript(view)
+    assert [(line.author, line.text) for line in lines][-2:] == [("agent", "您好"), ("note", "客户问报告时间")]
+
+
+async def test_agent_input_is_checked(app: App, chat: Chat) -> None:
+    from backend.handoff import BadAgentInput
+
+    with pytest.raises(BadAgentInput):
+        await app.services.agents.add("short", "x", "too short")
+    await chat.say("人工")
+    li = await agent(app)
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, li)
+    for bad in ("", "   ", "x" * 2001):
+        with pytest.raises(BadAgentInput):
+            await app.services.handoffs.reply(view.id, li, bad)
