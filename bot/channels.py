@@ -54,8 +54,10 @@ class RestRenderer:
             body: dict[str, Any] = {"text": reply.text}
             if reply.buttons:
                 body["buttons"] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
-            if reply.secret_input:
-                body["custom"] = {"input": "secret"}
+            custom = {**({"input": "secret"} if reply.secret_input else {}),
+                      **({"agent": reply.agent} if reply.agent else {})}
+            if custom:
+                body["custom"] = custom
             return body
         if isinstance(reply, Image):
             url = await self._link(conversation_id, "captcha.png", "image/png", reply.png)
