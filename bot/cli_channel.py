@@ -33,7 +33,8 @@ class Terminal:
 
     def _one(self, reply: Reply) -> None:
         if isinstance(reply, Text):
-            self.out.write(f"bot> {reply.text}\n")
+            speaker = f"{reply.agent} (agent)" if reply.agent else "bot"
+            self.out.write(f"{speaker}> {reply.text}\n")
             self.buttons, self.secret_next = reply.buttons, reply.secret_input
             for i, button in enumerate(reply.buttons, start=1):
                 self.out.write(f"     [{i}] {button.title}\n")

@@ -332,7 +332,9 @@ class TelegramChannel:
     async def _render_one(self, chat_id: int, reply: Reply) -> None:
         bot = self.application.bot
         if isinstance(reply, Text):
-            await self._send_text(chat_id, reply.text, build_keyboard(reply.buttons))
+            # An agent's words are marked with their name, so nobody takes them for the bot's.
+            text = f"💬 {reply.agent}\n{reply.text}" if reply.agent else reply.text
+            await self._send_text(chat_id, text, build_keyboard(reply.buttons))
         elif isinstance(reply, Image):
             caption, rest = _caption(reply.caption)
             await self._api(lambda: bot.send_photo(chat_id, InputFile(reply.png, filename="captcha.png"),
