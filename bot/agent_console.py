@@ -128,6 +128,19 @@ class Console:
         return _json({"handoff": await self._public(view),
                       "transcript": [line.public() for line in lines]})
 
+    async def download(self, request: Request) -> Response:
+        return await self._act(request, self._download, state_changing=False)
+
+    async def _download(self, agent: AgentView, handoff_id: int, body: dict[str, Any]) -> Response:
+        """The transcript as a plain-text file (B46: text/plain and nosniff, so markup in it is inert)."""
+        view = await self.desk.get(handoff_id, agent, action="handoff.transcript_downloaded")
+        lines = await self.desk.transcript(view)
+        text = "\n".join(f"{line.at.isoformat(timespec='seconds')}  {line.author}"
+                         f"{f' ({line.agent})' if line.agent else ''}: {line.text}" for line in lines)
+        headers = {**SECURITY_HEADERS,
+                   "Content-Disposition": f'attachment; filename="handoff-{view.id}.txt"'}
+        return Response(text + "\n", media_type="text/plain; charset=utf-8", headers=headers)
+
     async def claim(self, request: Request) -> Response:
         return await self._act(request, self._claim)
 
@@ -304,7 +317,7 @@ def console_routes(app: App) -> list[Any]:
         Route(api + "/logout", console.logout, methods=["POST"]),
         Route(api + "/me", console.me), Route(api + "/queue", console.queue),
         Route(api + "/canned", console.canned), Route(api + "/i18n/{lang}", console.i18n),
-        Route(one, console.show),
+        Route(one, console.show), Route(one + "/transcript.txt", console.download),
         Route(one + "/claim", console.claim, methods=["POST"]),
         Route(one + "/reply", console.reply, methods=["POST"]),
         Route(one + "/note", console.note, methods=["POST"]),

@@ -189,6 +189,12 @@ async def test_whole_handoff_over_http(server: ServerProcess, client: httpx.Asyn
     assert ("user", "••••••") in [(x["author"], x["text"]) for x in lines]
     assert lines[-1]["text"] == "我的身份证是 **************7777，<img src=x onerror=alert(1)>"
 
+    download = await li.client.get(f"/agent/api/handoffs/{item['id']}/transcript.txt")
+    assert download.headers["content-type"] == "text/plain; charset=utf-8"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert "attachment" in download.headers["content-disposition"]
+    assert "<img src=x onerror=alert(1)>" in download.text and ID_NUMBER not in download.text
+
     canned = (await li.client.get("/agent/api/canned", params={"lang": "zh"})).json()["canned"]
     greeting = next(c["text"] for c in canned if c["key"] == "canned.greeting")
     assert (await li.post(item["id"], "reply", text=greeting)).status_code == 200

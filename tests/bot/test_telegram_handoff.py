@@ -56,6 +56,11 @@ async def test_telegram_handoff_to_the_console_and_back(server: ServerProcess, f
         assert any(c.text == "💬 小李\n请稍等，我帮您查一下" for c in calls)
 
         mark = len(user.calls())
+        assert (await agent.post(item["id"], "reply", text="<svg onload=alert(2)> *粗体* _x_")).status_code == 200
+        calls = await user.settle(mark, expect="<svg onload=alert(2)>")  # B46: relayed as literal text
+        assert any(c.text == "💬 小李\n<svg onload=alert(2)> *粗体* _x_" for c in calls)
+
+        mark = len(user.calls())
         assert (await agent.post(item["id"], "handback")).status_code == 200
         await user.settle(mark, expect=T("agent.handed_back"))
         await user.say("登录", expect="登录名")  # the bot is back
