@@ -214,3 +214,18 @@ async def test_english_transcript(app: App, started: Chat, clock: FixedClock) ->
     replies = await chat.say("zhengshu")
     assert texts_of(replies).startswith(en("certificate.password.wrong_password"))
     assert last_text(replies) == en("certificate.password.prompt")
+
+
+async def test_without_trust_roots_the_method_says_it_is_unavailable(app: App, chat: Chat) -> None:
+    """A deployment with no CREDITBOT_CERT_TRUST_ROOTS: a clear message, never the sandbox CA."""
+    from backend.certificates import CertificateService
+
+    services = app.services
+    services.extras["certificates"] = CertificateService(services.db, services.vault, services.clock,
+                                                         services.audit, None)
+    await register(chat)
+    await log_in(chat)
+    replies = await chat.tap("/certificate")
+    assert T("certificate.unavailable") in texts_of(replies)
+    assert (await asked(app, chat)) == (None, None)
+    assert "/register" not in str(replies) and T("menu.prompt") in texts_of(replies)
