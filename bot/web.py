@@ -13,7 +13,7 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from backend.bankcards import CardHolder
 from backend.identity_rules import (
@@ -29,8 +29,10 @@ from backend.report_check import (
     MalformedReportNumber,
     ReportCheck,
 )
+from bot.agent_console import console_routes
 from bot.errors import handle_safely
 from bot.sms_inbound import sms_routes
+from bot.webchat import SESSION_HEADER, session_owns, webchat_routes
 from bot.wiring import App
 from dialogs.types import Attachment, Turn
 
@@ -111,18 +113,24 @@ def _attachment(value: Any) -> Attachment | str:
 
 def file_routes(app: App) -> list[Route]:
     async def download(request: Request) -> Response:
+        # Any origin may ask (the widget is embedded anywhere): the secret is the header, not a cookie.
+        cors = {"Access-Control-Allow-Origin": "*"}
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={**cors, "Access-Control-Allow-Headers": SESSION_HEADER,
+                                                      "Access-Control-Max-Age": "600"})
         found = await app.services.files.get(request.path_params["token"])
-        if found is None:
+        # A web conversation's file also needs its session: a leaked link alone finds nothing.
+        if found is None or not session_owns(found[3], request.headers.get(SESSION_HEADER)):
             return error(404, "this link has expired or does not exist")
         filename, mime, content, _ = found
         headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-                   "Cache-Control": "no-store"}
+                   "Cache-Control": "no-store", **cors}
         return Response(content, media_type=mime, headers=headers)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "env": app.settings.env})
 
-    return [Route("/files/{token}", download), Route("/health", health)]
+    return [Route("/files/{token}", download, methods=["GET", "OPTIONS"]), Route("/health", health)]
 
 
 def sandbox_routes(app: App) -> list[Route]:
@@ -195,8 +203,9 @@ async def _refused(request: Request) -> Response:
     return error(403, "sandbox endpoints exist only when CREDITBOT_ENV=sandbox")
 
 
-def build_web(app: App, extra_routes: list[Route] | None = None) -> Starlette:
-    routes = rest_routes(app) + file_routes(app) + sms_routes(app) + report_routes(app) + (extra_routes or [])
+def build_web(app: App, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    routes = (rest_routes(app) + file_routes(app) + sms_routes(app) + report_routes(app)
+              + webchat_routes(app, _attachment) + console_routes(app) + (extra_routes or []))
     if app.settings.sandbox:
         routes += sandbox_routes(app)
     else:
