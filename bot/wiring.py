@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from dialogs.registry import flows_by_id
 logger = logging.getLogger(__name__)
 
 HANDOFF_RETRY_SECONDS = 30
+PURGE_EVERY = 600  # seconds between sweeps for expired transcripts and web chat logs
 
 
 @dataclass
@@ -81,10 +83,18 @@ def build(settings: Settings, clock: Clock | None = None, kv: KeyValueStore | No
                 await channels.send(view.conversation_id, replies)
         return len(ended)
 
-    async def purge_transcripts() -> int:
-        return await services.handoffs.purge()
+    last_purge = [0.0]
+
+    async def purge_old() -> int:
+        """Transcripts and web chat logs past their retention; at most every PURGE_EVERY seconds."""
+        now = services.clock.now()
+        if now.timestamp() - last_purge[0] < PURGE_EVERY:
+            return 0
+        last_purge[0] = now.timestamp()
+        web_cutoff = now - timedelta(seconds=settings.conversation_ttl_seconds)
+        return await services.handoffs.purge() + await services.outbox.purge("web:", web_cutoff)
 
     dispatcher = Dispatcher(services.queries, notify, interval=settings.dispatch_interval_seconds,
-                            sweepers=(expire_flows, expire_handoffs, purge_transcripts),
+                            sweepers=(expire_flows, expire_handoffs, purge_old),
                             only=channels_only, skip=channels_skip)
     return App(settings, services, engine, channels, renderer, dispatcher, extras={"recogniser": recogniser})

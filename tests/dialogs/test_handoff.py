@@ -211,3 +211,15 @@ async def test_agent_input_is_checked(app: App, chat: Chat) -> None:
     for bad in ("", "   ", "x" * 2001):
         with pytest.raises(BadAgentInput):
             await app.services.handoffs.reply(view.id, li, bad)
+
+
+async def test_old_transcripts_and_web_logs_are_purged(app: App, clock: FixedClock) -> None:
+    person = Chat(app, "web:0123456789abcdef0123456789abcdef")
+    await person.say("/start")
+    await app.services.outbox.put(person.conversation_id, [{"from": "bot", "text": "旧消息"}])
+    await app.dispatcher.run_once()
+    assert await transcript_texts(app, person.conversation_id)
+    clock.advance(app.settings.transcript_retention_seconds + 1)
+    await app.dispatcher.run_once()
+    assert await transcript_texts(app, person.conversation_id) == []
+    assert await app.services.outbox.since(person.conversation_id) == []
