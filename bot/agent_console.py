@@ -209,7 +209,13 @@ class Console:
             reader = asyncio.create_task(_drain(websocket))
             try:
                 while not reader.done():
-                    event = await events.get(timeout=SESSION_CHECK_SECONDS)
+                    # Whichever comes first: an event, the console leaving, or time to re-check the session.
+                    getter = asyncio.create_task(events.get(timeout=SESSION_CHECK_SECONDS))
+                    await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                    if reader.done():
+                        getter.cancel()
+                        break
+                    event = getter.result()
                     if await self.agents.session(token) is None:
                         await websocket.close(code=4401)
                         break

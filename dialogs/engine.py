@@ -105,7 +105,16 @@ class Engine:
             return mask_input(turn.text, turn.kind)
         slot = self._asked_slot(state)
         secret = bool(state.get("secret_pending")) or (slot is not None and slot.hidden)
+        if not secret and self._is_command(turn.text):  # "人工" at the name question is no name
+            return mask_input(turn.text, turn.kind)
         return mask_input(turn.text, turn.kind, slot.name if slot else None, secret)
+
+    def _is_command(self, text: str | None) -> bool:
+        """The same test as _command_of, for a question that is not secret."""
+        text = (text or "").strip()
+        if text.startswith("/"):
+            return ":" not in text[1:].partition(" ")[0]
+        return bool(text) and global_word(text) is not None
 
     async def resume(self, conversation_id: str, lead: str, **params: Any) -> list[Reply]:
         """The agent handed the conversation back (or closed it, or nobody came): the bot takes

@@ -187,7 +187,7 @@ async def test_whole_handoff_over_http(server: ServerProcess, client: httpx.Asyn
         assert secret not in raw, secret
     lines = shown.json()["transcript"]
     assert ("user", "••••••") in [(x["author"], x["text"]) for x in lines]
-    assert lines[-1]["text"] == "我的身份证是 **************7777，<img src=x onerror=alert(1)>"
+    assert lines[-1]["text"] == "我的身份证是 110101********7777，<img src=x onerror=alert(1)>"
 
     download = await li.client.get(f"/agent/api/handoffs/{item['id']}/transcript.txt")
     assert download.headers["content-type"] == "text/plain; charset=utf-8"

@@ -63,7 +63,7 @@ async def test_while_waiting_the_bot_only_forwards_and_keeps_quiet_about_flows(a
     lines = await transcript_texts(app, chat.conversation_id)
     user_lines = [text for author, text in lines if author == "user"]
     assert "登录" in user_lines
-    assert "我的身份证 **************7777，手机 *******5678" in user_lines
+    assert "我的身份证 110101********7777，手机 139****5678" in user_lines
     whole = str(lines)
     assert "110101199003077777" not in whole and "13912345678" not in whole
 
@@ -223,3 +223,20 @@ async def test_old_transcripts_and_web_logs_are_purged(app: App, clock: FixedClo
     await app.dispatcher.run_once()
     assert await transcript_texts(app, person.conversation_id) == []
     assert await app.services.outbox.since(person.conversation_id) == []
+
+
+def test_numbers_are_masked_in_the_product_shapes() -> None:
+    from dialogs.masking import mask_numbers
+
+    assert mask_numbers("手机 13800138000") == "手机 138****8000"
+    assert mask_numbers("证件 11010519491231002x") == "证件 110105********002X"
+    assert mask_numbers("卡号 6222-0000-0000-1234") == "卡号 6222 **** **** 1234"
+    assert mask_numbers("验证码 123456，日期 19900307") == "验证码 ******，日期 ********"
+    assert mask_numbers("第 2 位，12345") == "第 2 位，12345"
+
+
+async def test_a_command_word_at_the_name_question_is_not_masked_as_a_name(app: App, chat: Chat) -> None:
+    await register_until(chat, "name")
+    await chat.say("人工")
+    lines = await transcript_texts(app, chat.conversation_id)
+    assert ("user", "人工") in lines
