@@ -83,6 +83,7 @@ MAX_TITLE = 200
 MAX_BAD_FRAMES = 5  # per connection, then it is closed
 RATE_LIMIT = 120  # messages per session (all its tabs) and window: 2 a second, sustained
 RATE_WINDOW = 60.0  # seconds
+TURN_GRACE = 60  # seconds: a turn's lock timeout
 SEEN_TTL = 24 * 3600  # how long a client message id is remembered
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
@@ -319,13 +320,18 @@ class Connection:
             await self._error(FrameError("rate_limited", f"at most {RATE_LIMIT} messages in {RATE_WINDOW:g} s"),
                               client_id)
             return
-        first_time = await kv.add(f"webchat:seen:{self.conversation}:{client_id}", 1, ttl=SEEN_TTL)
+        # Marked for a short while first: if this process dies mid-turn, the tab's resend runs the
+        # turn after the grace period (nothing of a failed turn was saved); once the turn is done,
+        # the mark lasts a day so a late resend is never run twice.
+        seen = f"webchat:seen:{self.conversation}:{client_id}"
+        first_time = await kv.add(seen, 1, ttl=TURN_GRACE)
         await self._send({"type": "ack", "id": client_id})
-        if first_time:  # else a resend after a reconnect: its turn ran already
+        if first_time:  # else a resend after a reconnect: its turn ran already (or is running)
             kind = "file" if file else "button" if title is not None or text.startswith("/") else "text"
             turn = Turn(channel="web", conversation_id=self.conversation, text=text or None, kind=kind,
                         attachment=file, locale=self.lang, message_ref=f"{self.conversation}:{client_id}")
             await run_turn(self.app, self.log, self.renderer, turn, title, client_id)
+            await kv.set(seen, 1, ttl=SEEN_TTL)
 
     async def _error(self, exc: FrameError, client_id: Any) -> None:
         frame: dict[str, Any] = {"type": "error", "code": exc.code, "detail": exc.detail}
