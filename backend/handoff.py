@@ -269,20 +269,25 @@ class HandoffDesk:
         return [v for v in views if v.status == "waiting"] + [v for v in views if v.status == "active"]
 
     async def get(self, handoff_id: int, agent: AgentView, action: str = "handoff.viewed") -> HandoffView:
-        """One handoff an agent may look at: a waiting one, or one they hold; audited."""
+        """One handoff an agent may look at, audited: a waiting one, or one they hold or held.
+
+        An ended handoff that no agent held (the person went back, the wait ran out) is nobody's to
+        read; one an agent held stays readable to that agent only, and only up to its end (see
+        `transcript`), so an old handoff id never opens the conversation's later life.
+        """
         view = await self._find(handoff_id)
-        if view.status == "active" and view.agent_id != agent.id:
-            raise NotYours(handoff_id)
-        if view.status not in OPEN and view.agent_id not in (None, agent.id):
-            raise NotYours(handoff_id)
+        if view.status != "waiting" and view.agent_id != agent.id:
+            raise NotYours(handoff_id) if view.agent_id is not None else NotOpen(handoff_id)
         async with self._db.transaction() as session:
             await self._audit.record(session, f"agent:{agent.id}", action, None, handoff=handoff_id)
         return view
 
     async def transcript(self, view: HandoffView) -> list[Line]:
         names = await self._agent_names()
-        query = (select(TranscriptEntry).where(TranscriptEntry.conversation_id == view.conversation_id)
-                 .order_by(TranscriptEntry.id.desc()).limit(TRANSCRIPT_LIMIT))
+        query = select(TranscriptEntry).where(TranscriptEntry.conversation_id == view.conversation_id)
+        if view.ended_at is not None:
+            query = query.where(TranscriptEntry.at <= view.ended_at)
+        query = query.order_by(TranscriptEntry.id.desc()).limit(TRANSCRIPT_LIMIT)
         async with self._db.sessions() as session:
             rows = list(reversed((await session.scalars(query)).all()))
         # Notes belong to their own handoff; earlier handoffs' notes stay with them.

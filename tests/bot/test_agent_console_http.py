@@ -229,6 +229,40 @@ async def test_two_agents_race_for_one_conversation(server: ServerProcess, clien
     assert T("agent.closed") in [m["text"] for m in await person.pushed(T("agent.closed"))]
 
 
+async def test_an_old_handoff_id_never_opens_the_conversations_later_life(
+        server: ServerProcess, client: httpx.AsyncClient, li: Agent, wang: Agent) -> None:
+    """Transcripts live per conversation; access and reach go by the handoff an agent holds or held."""
+    person = Person(client, server.url)
+    before = {h["id"] for h in await li.queue()}
+    await person.say("人工")
+    abandoned = await waiting_for(li, before)
+    await person.say("返回机器人")  # ended with no agent: nobody's to read
+    assert (await wang.show(abandoned["id"])).status_code == 409
+    transcript = await wang.client.get(f"/agent/api/handoffs/{abandoned['id']}/transcript.txt")
+    assert transcript.status_code == 409
+
+    await person.say("转人工")
+    second = await waiting_for(li, before | {abandoned["id"]})
+    assert (await li.post(second["id"], "claim")).status_code == 200
+    await li.post(second["id"], "reply", text="李的第一句")
+    await person.say("只对小李说的话")
+    assert (await wang.show(abandoned["id"])).status_code == 409
+    assert (await wang.show(second["id"])).status_code == 403
+    assert (await li.post(second["id"], "close")).status_code == 200
+    assert "只对小李说的话" in (await li.show(second["id"])).text  # the holder may review it
+
+    await person.say("客服")
+    third = await waiting_for(wang, before | {abandoned["id"], second["id"]})
+    assert (await wang.post(third["id"], "claim")).status_code == 200
+    await person.say("这句只给小王")
+    await wang.post(third["id"], "reply", text="王的回答")
+    review = await li.show(second["id"])
+    assert review.status_code == 200
+    assert "这句只给小王" not in review.text and "王的回答" not in review.text
+    assert (await li.show(third["id"])).status_code == 403
+    assert (await wang.post(third["id"], "close")).status_code == 200
+
+
 async def test_state_changes_need_the_console_header(server: ServerProcess, li: Agent) -> None:
     cookies = li.client.cookies
     async with httpx.AsyncClient(base_url=server.url, timeout=30, cookies=cookies) as forged:
