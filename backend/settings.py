@@ -66,6 +66,10 @@ class Settings:
     telegram_webhook_secret: Secret | None = None
     telegram_pool_size: int = 32
     sms_service_number: str = "106980008899"
+    # Shared with the SMS gateway: POST /sms/inbound must carry an HMAC-SHA256 signature made with it.
+    sms_webhook_secret: Secret | None = None
+    # Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed; empty: nobody's.
+    trusted_proxies: tuple[str, ...] = ()
     data_dir: Path = REPO_ROOT / "data"
     var_dir: Path = DEFAULT_VAR
     log_level: str = "INFO"
@@ -153,6 +157,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         telegram_webhook_secret=_secret(env, "TELEGRAM_WEBHOOK_SECRET"),
         telegram_pool_size=_int(env, "TELEGRAM_POOL_SIZE", 32),
         rasa_nlu_url=_opt(env, "RASA_NLU_URL"),
+        sms_webhook_secret=_secret(env, "CREDITBOT_SMS_WEBHOOK_SECRET"),
+        trusted_proxies=tuple(a.strip() for a in env.get("CREDITBOT_TRUSTED_PROXIES", "").split(",") if a.strip()),
         actions_port=_int(env, "CREDITBOT_ACTIONS_PORT", 5055),
         cert_trust_roots=next(iter(_files(env, "CREDITBOT_CERT_TRUST_ROOTS", single=True)), None),
         cert_crls=_files(env, "CREDITBOT_CERT_CRLS"),
