@@ -21,8 +21,12 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     app = build(settings)
     telegram = _telegram(app, settings)
     routes = [telegram.webhook_route()] if telegram and telegram.webhook_mode else []
+    # Forwarded headers pick the client address the per-IP limits count: believed only from the
+    # proxies named in CREDITBOT_TRUSTED_PROXIES, never by uvicorn's default (anyone on loopback).
     server = uvicorn.Server(uvicorn.Config(build_web(app, routes), host=settings.host, port=settings.port,
-                                           log_level="warning", lifespan="off", loop="none"))
+                                           log_level="warning", lifespan="off", loop="none",
+                                           proxy_headers=bool(settings.trusted_proxies),
+                                           forwarded_allow_ips=list(settings.trusted_proxies) or []))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
     stop_on_signals(stop)
