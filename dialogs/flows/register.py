@@ -1,4 +1,8 @@
-"""Registration in two steps: identity (name, document, captcha, agreement), then the account itself."""
+"""Registration in two steps: identity (name, document, captcha, agreement), then the account itself.
+
+Whether a document already has an account is said only at the end, after a solved captcha and a code
+texted to the phone: said at the document question it let anyone look up who is registered, at no cost.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dialogs.hooks import CaptchaHooks, IdentityHooks
 FLOW_ID = "register"
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 AGREEMENT = (Choice("accept", "register.agreement.accept"), Choice("decline", "register.agreement.decline"))
+LOGIN_CHECKS_PER_HOUR = 10  # login names looked up per conversation: plenty to find a free one, few to enumerate
 
 
 class Register(IdentityHooks, CaptchaHooks, Form):
@@ -42,11 +47,8 @@ class Register(IdentityHooks, CaptchaHooks, Form):
         resident = ctx.get("id_type") in validators.RESIDENT_NUMBER_TYPES
         return ctx.t("register.id_number.prompt" if resident else "register.id_number.prompt_other")
 
-    async def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
-        result = validators.document_number(ctx.get("id_type"), value)
-        if isinstance(result, Valid) and await ctx.services.accounts.identity_exists(ctx.get("id_type"), result.value):
-            return Invalid("identity_taken")
-        return result
+    def validate_id_number(self, value: str, ctx: Ctx) -> Validation:
+        return validators.document_number(ctx.get("id_type"), value)
 
     def prompt_agreement(self, ctx: Ctx) -> str:
         return ctx.t("register.agreement.prompt", agreement=ctx.t("agreement.text"))
@@ -59,7 +61,13 @@ class Register(IdentityHooks, CaptchaHooks, Form):
 
     async def validate_login_name(self, value: str, ctx: Ctx) -> Validation:
         result = validators.login_name(value)
-        if isinstance(result, Valid) and await ctx.services.accounts.login_name_exists(result.value):
+        if not isinstance(result, Valid):
+            return result
+        checks = await ctx.services.kv.incr(f"register-login-checks:{ctx.conversation_id}", ttl=3600)
+        if checks > LOGIN_CHECKS_PER_HOUR:
+            ctx.stop()
+            return Invalid("too_many", reask=False)
+        if await ctx.services.accounts.login_name_exists(result.value):
             return Invalid("login_taken")
         return result
 
@@ -86,8 +94,9 @@ class Register(IdentityHooks, CaptchaHooks, Form):
                          login_name=ctx.get("login_name"), password=ctx.get("password"), phone=ctx.get("phone"))
         try:
             await ctx.services.accounts.register(new)
-        except IdentityTakenError:  # registered from another chat since the ID question
-            ctx.say("error.identity_taken")
+        except IdentityTakenError:  # nothing was written: the unique index refused the whole account
+            ctx.say("register.identity_taken", buttons=(
+                ctx.button("menu.recover_login", "/recover_login"), ctx.button("menu.reset_password", "/reset_password")))
             ctx.stop()
             return
         except LoginNameTakenError:

@@ -324,7 +324,7 @@ def test_the_scan_sees_the_calls_it_should() -> None:
     "quick_query.done_keep", "bank_card.not_holder", "bank_card.unknown_card", "menu.quick_query",
     "register.password_confirm.prompt", "fetch_result.code.prompt", "id_type.macao_id",
     "register.agreement.decline", "quick_query.close", "error.card.luhn", "error.code.exhausted",
-    "error.identity_taken", "error.captcha.mismatch", "error.generic", "result.delayed", "time.format",
+    "register.identity_taken", "error.captcha.mismatch", "error.generic", "result.delayed", "time.format",
 ])
 def test_the_check_fails_when_a_key_is_missing(key: str) -> None:
     keys = _zh_keys()

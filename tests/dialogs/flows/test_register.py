@@ -126,10 +126,8 @@ async def test_b20_both_spellings_reach_the_same_identity(app: App, chat: Chat) 
     await register_until(chat, "sms_code", person={**P2, "id_number": "11010519691231007x"}, login="lijianguo1")
     await finish(chat, P2)
     other = Chat(app, "rest:other")
-    await register_until(other, "id_number", person=P2)
-    replies = await other.say("11010519691231007X")
-    assert T("error.identity_taken") in texts_of(replies)
-    assert last_text(replies) == prompt("id_number")
+    await register_until(other, "sms_code", person={**P2, "id_number": "11010519691231007X"}, login="lijianguo2")
+    assert T("register.identity_taken") in await finish(other, P2)
     assert await accounts_count(app) == 1
 
 
@@ -197,14 +195,38 @@ async def test_wrong_sms_code_counts_down_and_sends_no_new_code(app: App, chat: 
     assert "注册成功" in texts_of(await chat.say(code))
 
 
-async def test_identity_already_registered_is_refused_at_the_id_question(app: App, chat: Chat) -> None:
+async def test_identity_already_registered_is_said_only_after_captcha_and_sms_code(app: App, chat: Chat) -> None:
     await register_until(chat, "sms_code")
     await finish(chat)
     other = Chat(app, "rest:other")
     await register_until(other, "id_number")
-    replies = await other.say(P1["id_number"])
-    assert T("error.identity_taken") in texts_of(replies)
-    assert last_text(replies) == prompt("id_number")
+    replies = await other.say(P1["id_number"])  # the document question tells nothing
+    assert T("register.identity_taken") not in texts_of(replies) and last_text(replies) == prompt("captcha")
+    for step, answer in (("captcha", CAPTCHA), ("agreement", "/agreement:accept"), ("login_name", "wangxm02"),
+                         ("password", PASSWORD), ("password_confirm", PASSWORD)):
+        replies = await (other.tap(answer) if answer.startswith("/") else other.say(answer))
+        assert T("register.identity_taken") not in texts_of(replies), step
+    replies = await other.say(P4["phone"])
+    assert last_text(replies) == prompt("sms_code")
+    replies = await other.say(await other.last_code(P4["phone"]))
+    assert T("register.identity_taken") in texts_of(replies)
+    assert {"/recover_login", "/reset_password"} <= set(buttons_of(replies))
+    assert await accounts_count(app) == 1 and await app.services.accounts.find_by_login("wangxm02") is None
+    assert await asked(app, other) == (None, None)  # the flow has ended
+    assert PASSWORD not in await state_json(app, other) and "wangxm02" not in await state_json(app, other)
+
+
+async def test_login_names_are_looked_up_a_limited_number_of_times(app: App, chat: Chat) -> None:
+    from dialogs.flows.register import LOGIN_CHECKS_PER_HOUR
+
+    await register_until(chat, "login_name")
+    for i in range(LOGIN_CHECKS_PER_HOUR):
+        assert last_text(await chat.say(f"probe{i:03d}x")) == prompt("password")
+        assert last_text(await chat.say("返回")) == prompt("login_name")
+    replies = await chat.say("probe999x")
+    assert T("register.login_name.too_many") in texts_of(replies)
+    assert await asked(app, chat) == (None, None)
+    assert await accounts_count(app) == 0
 
 
 async def test_login_name_taken_is_refused_whatever_its_case(app: App, chat: Chat) -> None:
