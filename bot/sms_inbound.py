@@ -160,7 +160,7 @@ async def answer_sms(services: Services, phone: str, text: str) -> str:
 async def _record(services: Services, phone: str, outcome: str, account: AccountView | None) -> str:
     logger.info("SMS query from %s: %s", mask_phone(phone), outcome)
     async with services.db.transaction() as session:
-        await services.audit.record(session, CHANNEL, "sms_query.inbound", account.id if account else None,
+        await services.audit.record(session, CHANNEL, "query.sms_inbound", account.id if account else None,
                                     outcome=outcome, phone=mask_phone(phone))
     return outcome
 
