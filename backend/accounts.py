@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import secrets
 from dataclasses import dataclass
@@ -140,6 +142,16 @@ class AccountService:
         if failure is not None:
             raise failure
         return await self.get(account.id)
+
+    async def passwords_among(self, account_id: int, candidates: list[str]) -> list[str]:
+        """Which of these tokens (from words the person wrote to an agent) are their password, so the
+        agents' transcript can hide them. Never shown to the person, so it is no guessing oracle."""
+        async with self._db.sessions() as session:
+            hashed = await session.scalar(select(Account.password_hash).where(Account.id == account_id))
+        if hashed is None:
+            return []
+        checks = [await asyncio.to_thread(self._passwords.verify, hashed, c) for c in candidates]
+        return [c for c, same in zip(candidates, checks, strict=True) if same]
 
     def _check_lock(self, account: Account) -> None:
         if account.locked_until is None:

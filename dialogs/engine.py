@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from backend.errors import AccountNotFoundError
 from backend.kv import KeyValueStore
 from backend.services import Services
 from dialogs import texts
@@ -38,7 +39,7 @@ from dialogs.catalog import LANGS, Translator, pick_lang
 from dialogs.context import Ctx, Transition
 from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
 from dialogs.intents import Intent, global_word, recognise
-from dialogs.masking import mask_input, mask_numbers
+from dialogs.masking import hide, mask_free_text, mask_input, mask_numbers, normalise, password_candidates
 from dialogs.types import ConversationState, Delete, Document, Frame, Image, Reply, Text, Turn
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,26 @@ class Engine:
     async def echo(self, turn: Turn) -> str:
         """The user's message as others may see it (web chat echo, agents' transcript), masked for
         the question it answers; read before the turn runs, since the turn moves the question on."""
-        return self._echo(turn, await self.load(turn))
+        state = await self.load(turn)
+        if state.get("handoff"):
+            return await self._words_for_agent(turn, state, own_password=False)
+        return self._echo(turn, state)
+
+    async def _words_for_agent(self, turn: Turn, state: ConversationState, own_password: bool) -> str:
+        """Free words during a handoff, masked: numbers, anything named as a password or code, and,
+        for a logged-in person, their own name and (in the agents' copy only, never in the echo the
+        person sees, so it is no guessing oracle) any token that is their password."""
+        account_id = state.get("account_id")
+        if turn.kind not in ("text", "button") or account_id is None:
+            return self._echo(turn, state)
+        raw = normalise(turn.text or "").strip()
+        accounts = self.services.accounts
+        try:
+            name = (await accounts.get(account_id)).name
+            hidden = await accounts.passwords_among(account_id, password_candidates(raw)) if own_password else []
+        except AccountNotFoundError:
+            return self._echo(turn, state)
+        return mask_free_text(hide(raw, hidden), [name])
 
     def _echo(self, turn: Turn, state: ConversationState) -> str:
         if state.get("handoff"):  # words for the agent, not an answer to the open question
@@ -417,6 +437,9 @@ class Engine:
             ctx.state.pop("handoff", None)  # type: ignore[misc]
             return False
         command = self._handoff_command(ctx)
+        if command in LEAVE_HANDOFF and command != "logout" and view.status == "active":
+            command = None  # "菜单", "取消" said to a person are words for them, not a way out
+            ctx.say("agent.how_to_leave")
         if command in LEAVE_HANDOFF or command == "bot":
             await desk.leave(ctx.conversation_id)
             ctx.state.pop("handoff", None)  # type: ignore[misc]
@@ -439,7 +462,8 @@ class Engine:
         elif ctx.turn.kind not in ("text", "button") or not (ctx.turn.text or "").strip():
             ctx.say("agent.text_only")
         else:
-            await desk.record(ctx.conversation_id, [("user", self._echo(ctx.turn, ctx.state))], view.id)
+            shown = await self._words_for_agent(ctx.turn, ctx.state, own_password=True)
+            await desk.record(ctx.conversation_id, [("user", shown)], view.id)
             if view.status == "waiting":
                 ctx.say("agent.waiting", position=await desk.position(view))
         if ctx.replies:

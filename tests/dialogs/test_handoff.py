@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 import pytest
-from fakes import P1, Chat, texts_of
-from flowkit import P2, PASSWORD, asked, buttons_of, last_text, quick_user, register_until, submit_request
+from fakes import P1, Chat, register, texts_of
+from flowkit import P2, PASSWORD, asked, buttons_of, last_text, log_in, quick_user, register, register_until, submit_request
 from sqlalchemy import select
 
 from backend.clock import FixedClock
@@ -13,6 +13,7 @@ from backend.handoff import AgentView, AlreadyClaimed, NotYours
 from backend.models import AuditEvent, Handoff, TranscriptEntry
 from bot.wiring import App
 from dialogs.catalog import Translator
+from dialogs.types import Turn
 
 T, EN = Translator("zh"), Translator("en")
 AGENT_PASSWORD = "correct horse battery"
@@ -240,3 +241,71 @@ async def test_a_command_word_at_the_name_question_is_not_masked_as_a_name(app: 
     await chat.say("人工")
     lines = await transcript_texts(app, chat.conversation_id)
     assert ("user", "人工") in lines
+
+
+@pytest.mark.parametrize(("typed", "hidden"), [
+    # Every shape the answers' checks accept must be masked too (zero-width joins, dots, full width).
+    ("1101\u200b0519\u200b9003\u200b0712\u200b39", "199003071239"),
+    ("155.0000.0101", "15500000101"),
+    ("155_0000_0101", "155_0000"),
+    ("155－0000－0101", "0000"),
+    ("１５５\u3000００００\u3000０１０１", "0000"),
+    ("155\u200b0000\u200b0101", "0000"),
+    ("6200/0000/0000/0000/018", "0000/0000"),
+    ("卡号 6222.0000.1111.2222", "1111"),
+    ("验证码 921.077", "921"),
+    ("code: 921,077", "921"),
+    ("110105/1990/0307/1239", "1990"),
+    ("my password is Passw0rd!2026x", "Passw0rd"),
+    ("…密码Zhengshu2026! 验证码692922", "Zhengshu"),
+    ("PIN 4321", "4321"),
+])
+def test_free_text_masks_every_accepted_shape(typed: str, hidden: str) -> None:
+    from dialogs.masking import mask_free_text
+
+    assert hidden not in mask_free_text(typed)
+
+
+def test_free_text_masking_keeps_ordinary_words_readable() -> None:
+    from dialogs.masking import mask_free_text
+
+    assert mask_free_text("我的密码忘了，password reset 怎么办？") == "我的密码忘了，password reset 怎么办？"
+    assert mask_free_text("2026-12-03 10:00 申请的，2026年12月3日") == "2026-12-03 10:00 申请的，2026年12月3日"
+    assert mask_free_text("生日 1990-03-07") == "生日 ********"  # a date of birth is masked
+    assert mask_free_text("shopping123 ok") == "shopping123 ok"
+    assert mask_free_text("我叫王小明", ["王小明"]) == "我叫王*明"
+
+
+async def test_a_logged_in_persons_name_and_password_never_reach_the_agent(app: App, chat: Chat) -> None:
+    """Words to an agent carry the person's own name and password hidden; the password check runs
+    for the agents' copy only, so the person's echo is no oracle for guessing it."""
+    await register(chat)
+    await log_in(chat)
+    await chat.say("转人工")
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, await agent(app))
+    words = f"我是{P1['name']}，登录密码好像是 {PASSWORD} 对吗，手机 155.0000.0101"
+    turn = Turn(channel="rest", conversation_id=chat.conversation_id, text=words, kind="text")
+    echo = await app.engine.echo(turn)
+    assert P1["name"] not in echo and "155.0000.0101" not in echo
+    replies = await chat.say(words)
+    assert replies == []  # the bot stays silent while the agent has it
+    (line,) = [text for author, text in await transcript_texts(app, chat.conversation_id)
+               if author == "user" and text.startswith("我是")]
+    assert P1["name"] not in line and PASSWORD not in line and "0000" not in line
+    assert "••••••" in line and "155****0101" in line
+
+
+async def test_menu_or_cancel_said_to_an_agent_does_not_end_the_talk(app: App, chat: Chat) -> None:
+    await register_until(chat, "phone")
+    await chat.say("人工")
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, await agent(app))
+    for word in ("菜单", "取消", "/start"):
+        replies = await chat.say(word)
+        assert texts_of(replies) == T("agent.how_to_leave")
+        assert ("user", word) in await transcript_texts(app, chat.conversation_id)
+    assert (await app.services.handoffs.open_for(chat.conversation_id)) is not None
+    replies = await chat.say("返回机器人")
+    assert texts_of(replies).startswith(T("agent.left"))
+    assert last_text(replies) == T("register.phone.prompt")  # the open step is kept
