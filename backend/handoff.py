@@ -36,6 +36,9 @@ NOTE_LIMIT = 2000
 REPLY_LIMIT = 2000
 USERNAME_LIMIT = 64
 SESSION_PREFIX = "agent_session:"
+FAILURES_PREFIX = "agent_failures:"
+MAX_FAILURES = 10  # wrong passwords for one username within FAILURE_WINDOW, from any address
+FAILURE_WINDOW = 900
 
 
 class HandoffError(BackendError):
@@ -144,17 +147,24 @@ class AgentDirectory:
         return AgentView(row.id, row.username, row.display_name)
 
     async def sign_in(self, username: str, password: str, client: str = "") -> tuple[str, AgentView] | None:
-        """A new session token, or None: a wrong name and a wrong password look the same."""
+        """A new session token, or None: a wrong name, a wrong password, a disabled account and one
+        locked after too many wrong passwords (per username, whatever the address) look the same."""
+        username = username.strip()
+        failures_key = FAILURES_PREFIX + hashlib.sha256(username.lower().encode()).hexdigest()
+        locked = int(await self._kv.get(failures_key) or 0) >= MAX_FAILURES
         async with self._db.transaction() as session:
-            row = await session.scalar(select(Agent).where(Agent.username == username.strip()))
-            ok = row is not None and row.disabled_at is None and self._passwords.verify(row.password_hash, password)
-            if row is None:
-                self._passwords.verify(_DUMMY_HASH, password)  # same work for unknown names
+            row = await session.scalar(select(Agent).where(Agent.username == username))
+            hashed = row.password_hash if row is not None else _DUMMY_HASH  # same work for unknown names
+            right = self._passwords.verify(hashed, password)
+            ok = row is not None and row.disabled_at is None and right and not locked
             actor = f"agent:{row.id}" if row is not None else "agent:unknown"
-            await self._audit.record(session, actor, "agent.sign_in" if ok else "agent.sign_in_failed", None,
-                                     client=client[:64])
+            action = "agent.sign_in" if ok else "agent.sign_in_locked" if locked else "agent.sign_in_failed"
+            await self._audit.record(session, actor, action, None, client=client[:64])
+        if not right and not locked:
+            await self._kv.incr(failures_key, ttl=FAILURE_WINDOW)
         if not ok or row is None:
             return None
+        await self._kv.delete(failures_key)
         token = secrets.token_urlsafe(32)
         now = self._clock.now().timestamp()
         record = {"agent_id": row.id, "username": row.username, "display_name": row.display_name,
@@ -174,8 +184,30 @@ class AgentDirectory:
         if left <= 0:
             await self._kv.delete(key)
             return None
+        async with self._db.sessions() as session:
+            disabled = await session.scalar(select(Agent.disabled_at).where(Agent.id == record["agent_id"]))
+        if disabled is not None:  # disabled since signing in: every session ends at its next use
+            await self._kv.delete(key)
+            return None
         await self._kv.set(key, record, ttl=min(self._idle_seconds, left))
         return AgentView(record["agent_id"], record["username"], record["display_name"])
+
+    async def set_disabled(self, username: str, disabled: bool) -> AgentView:
+        """Disables an agent (their open sessions end at once) or enables them again; audited."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(select(Agent).where(Agent.username == username.strip()))
+            if row is None:
+                raise BadAgentInput("no agent with this username")
+            row.disabled_at = self._clock.now() if disabled else None
+            await self._audit.record(session, "admin", "agent.disabled" if disabled else "agent.enabled", None,
+                                     agent=row.id)
+        return AgentView(row.id, row.username, row.display_name)
+
+    async def list(self) -> list[tuple[AgentView, bool]]:
+        """Every agent with whether they are enabled."""
+        async with self._db.sessions() as session:
+            rows = (await session.scalars(select(Agent).order_by(Agent.id))).all()
+        return [(AgentView(r.id, r.username, r.display_name), r.disabled_at is None) for r in rows]
 
     async def sign_out(self, token: str | None, agent: AgentView | None) -> None:
         if token:

@@ -182,6 +182,34 @@ async def test_agent_sessions_expire_and_wrong_passwords_fail_the_same_way(app: 
     assert actions.count("agent.sign_in_failed") == 2 and "agent.created" in actions
 
 
+async def test_wrong_passwords_lock_a_username_from_any_address_for_a_while(app: App, clock: FixedClock) -> None:
+    from backend.handoff import FAILURE_WINDOW, MAX_FAILURES
+
+    directory = app.services.agents
+    await directory.add("li.agent", "小李", AGENT_PASSWORD)
+    for attempt in range(MAX_FAILURES):
+        assert await directory.sign_in("li.agent", f"guess number {attempt}", client=f"10.0.0.{attempt}") is None
+    assert await directory.sign_in("LI.agent ", AGENT_PASSWORD) is None  # locked, however it is spelt
+    assert await directory.sign_in("li.agent", AGENT_PASSWORD) is None
+    clock.advance(FAILURE_WINDOW + 1)
+    assert await directory.sign_in("li.agent", AGENT_PASSWORD) is not None
+    async with app.services.db.sessions() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert actions.count("agent.sign_in_locked") == 2
+
+
+async def test_a_disabled_agent_loses_open_sessions_and_cannot_sign_in(app: App) -> None:
+    directory = app.services.agents
+    await directory.add("li.agent", "小李", AGENT_PASSWORD)
+    token, who = await directory.sign_in("li.agent", AGENT_PASSWORD)  # type: ignore[misc]
+    await directory.set_disabled("li.agent", True)
+    assert await directory.session(token) is None
+    assert await directory.sign_in("li.agent", AGENT_PASSWORD) is None
+    assert [(a.username, enabled) for a, enabled in await directory.list()] == [("li.agent", False)]
+    await directory.set_disabled("li.agent", False)
+    assert await directory.sign_in("li.agent", AGENT_PASSWORD) is not None
+
+
 async def test_every_agent_action_is_audited(app: App, chat: Chat) -> None:
     await chat.say("人工")
     li = await agent(app)
