@@ -29,6 +29,15 @@ class Turn:
     display_name: str | None = None
     received_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # JSON may carry lone surrogates ("\ud800"), which no encoder accepts: a surrogate pair
+        # split in two is joined again, a lone half becomes U+FFFD, before anything reads the text.
+        for name in ("text", "display_name"):
+            value = getattr(self, name)
+            if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+                fixed = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+                object.__setattr__(self, name, fixed)
+
 
 @dataclass(frozen=True)
 class Button:

@@ -127,6 +127,13 @@ async def test_bad_requests_get_clear_errors(server: ServerProcess) -> None:
         assert (await client.post(url, json={"sender": "x", "message": 5})).status_code == 400
         missing = await client.get(f"{server.url}/files/not-a-token")
         assert missing.status_code == 404
+        # A lone surrogate is valid JSON but no text encoder takes it: the turn still runs.
+        for broken in ('{"sender": "s1", "message": "\\ud800"}', '{"sender": "s1", "message": "/register"}',
+                       '{"sender": "s1", "message": "\\udc00\\u738b\\u5c0f\\u660e"}'):
+            answer = await client.post(url, content=broken.encode(), headers={"Content-Type": "application/json"})
+            assert answer.status_code == 200, answer.text
+            assert answer.json() and all(m.get("text") for m in answer.json())
+            assert "系统暂时出现问题" not in str(answer.json())
 
 
 async def test_result_survives_a_restart_and_arrives_once(tmp_path: Path) -> None:
