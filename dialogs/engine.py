@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from backend.errors import AccountNotFoundError
+from backend.identity_rules import clean_text
 from backend.kv import KeyValueStore
 from backend.services import Services
 from dialogs import texts
@@ -546,9 +547,10 @@ class Engine:
         prefix = f"/{slot.name}:"
         if text.startswith(prefix):
             return text[len(prefix):]
+        typed = clean_text(text).rstrip(".、。)）").strip().lower()  # "１", "2.", "Ｙｅｓ" as typed by an IME
         for index, choice in enumerate(choices, start=1):
-            labels = {t(choice.label_key).lower() for t in self._translators}  # either language
-            if text in (choice.value, str(index)) or text.lower() in labels:
+            labels = {clean_text(t(choice.label_key)).lower() for t in self._translators}  # either language
+            if typed in (choice.value.lower(), str(index)) or typed in labels:
                 return choice.value
         return text
 

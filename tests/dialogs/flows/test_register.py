@@ -508,3 +508,10 @@ async def test_a_passport_is_asked_for_as_a_passport_not_an_id_card(app: App, ch
     await chat.say(P1["name"])
     replies = await chat.tap("/id_type:2")
     assert last_text(replies) == T("register.id_number.prompt_other")
+
+
+@pytest.mark.parametrize("typed", ["1", "１", "1.", "１、", " 1 ", "居民身份证"])
+async def test_an_option_number_typed_any_way_an_ime_gives_it_is_understood(app: App, chat: Chat, typed: str) -> None:
+    await register_until(chat, "id_type")
+    replies = await chat.say(typed)
+    assert last_text(replies) == prompt("id_number")
