@@ -34,12 +34,12 @@ class ValidateRegisterForm(SlotValidators):
     def name(self) -> str:
         return f"validate_{FORM}"
 
-    async def validate_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> SlotDict:
+    def validate_id_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict) -> SlotDict:
+        # Whether the document has an account is said only at the submit, after the captcha and the
+        # phone's code: said here it answered "is this person registered?" for anyone, at no cost.
         id_type, assumed = self.id_type_for(tracker)
         result = validators.document_number(id_type, str(value))
-        if isinstance(result, Valid) and await self.services.accounts.identity_exists(id_type, result.value):
-            result = Invalid("identity_taken")
         return {**({"id_type": id_type} if assumed else {}), **self.check("id_number", result, dispatcher)}
 
     def validate_agreement(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -109,7 +109,7 @@ class ActionRegister(SubmitAction):
             return []
         try:
             await self.services.accounts.register(new)
-        except IdentityTakenError:  # registered from another chat since the ID question
+        except IdentityTakenError:  # nothing was written: the unique index refused the whole account
             utter_invalid(dispatcher, Invalid("identity_taken"))
             return []
         except LoginNameTakenError:

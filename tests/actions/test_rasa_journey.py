@@ -82,3 +82,30 @@ def assert_nothing_secret(said: list[dict[str, Any]], conv: Conversation, secret
     for value in personal:
         assert value not in responses, value
     assert not set(codes) & set(slot_values)
+
+
+async def test_a_registered_document_is_said_only_after_captcha_and_phone_code(assistant: Assistant,
+                                                                               backend: Services) -> None:
+    """Saying it at the document question answered "is this person registered?" for anyone."""
+    from rasa_people import create_account, new_person
+    from sqlalchemy import func, select
+
+    from backend.models import Account
+
+    owner = new_person()
+    await create_account(backend, owner)
+    stranger = new_person()  # another phone and login name, the owner's document
+    conv = Conversation(new_sender("twice"))
+    await assistant.start(conv, "register_form", "我要注册", "register")
+    for answer in (owner.name, "居民身份证", owner.id_number, CAPTCHA):
+        await assistant.say(conv, answer)
+        assert "utter_invalid_identity_taken" not in assistant.said_names
+    await assistant.say(conv, "同意", "affirm")
+    for answer in (stranger.login_name, stranger.password, stranger.password, stranger.phone):
+        await assistant.say(conv, answer)
+    async with backend.db.sessions() as session:
+        before = await session.scalar(select(func.count(Account.id)))
+    await assistant.say(conv, await last_code(backend, stranger.phone))
+    assert assistant.said_names[-1] == "utter_invalid_identity_taken"
+    async with backend.db.sessions() as session:
+        assert await session.scalar(select(func.count(Account.id))) == before  # nothing half-written
