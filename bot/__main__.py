@@ -15,7 +15,9 @@ from backend.settings import Settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="creditbot", description="Chat front door to the credit-report service")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="HTTP (REST channel, sandbox pages), dispatcher, and Telegram if configured")
+    serve = sub.add_parser("serve", help="HTTP (REST channel, sandbox pages), dispatcher, and Telegram if configured")
+    serve.add_argument("--host", help="address to listen on (default: CREDITBOT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: CREDITBOT_PORT or 8080)")
     actions = sub.add_parser("actions", help="the Rasa action server (rasa-sdk) with creditbot's actions")
     actions.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     actions.add_argument("--port", type=int, default=None,
@@ -66,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
+        from dataclasses import replace
+
         from bot.server import serve
 
-        await serve(settings)
+        await serve(replace(settings, host=args.host or settings.host, port=args.port or settings.port))
     elif args.command == "actions":
         from bot.actions_server import serve_actions
 
@@ -114,7 +118,9 @@ async def _agent_add(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     finally:
         await services.close()
-    print(f"agent {agent.username} added; they sign in at {settings.base_url}/agent")
+    # This shell's settings need not be the server's (`serve --port`, another CREDITBOT_PORT).
+    print(f"agent {agent.username} added; they sign in at /agent on the server's address "
+          f"({settings.base_url}/agent with this shell's settings)")
     return 0
 
 
