@@ -269,6 +269,13 @@ class HandoffDesk:
                                                              Handoff.status.in_(OPEN)))
         return _view(row) if row else None
 
+    async def last_for(self, conversation_id: str) -> HandoffView | None:
+        """The conversation's latest handoff, open or ended (how it ended tells what to say)."""
+        async with self._db.sessions() as session:
+            row = await session.scalar(select(Handoff).where(Handoff.conversation_id == conversation_id)
+                                       .order_by(Handoff.id.desc()).limit(1))
+        return _view(row) if row else None
+
     async def leave(self, conversation_id: str) -> HandoffView | None:
         """The person goes back to the bot themselves."""
         return await self._end_open(conversation_id, "returned", "person")

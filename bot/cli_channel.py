@@ -15,11 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
 
 from backend.delivery import Delivery
 from backend.migrate import upgrade_async
-from backend.models import Handoff
 from backend.settings import Settings
 from bot.errors import handle_safely
 from bot.wiring import App, build
@@ -134,7 +132,8 @@ class ChatSession:
         engine, desk = self.app.engine, self.app.services.handoffs
         if not await engine.in_handoff(self.conversation) or await desk.open_for(self.conversation):
             return []
-        status = await _last_handoff_status(self.app, self.conversation)
+        last = await desk.last_for(self.conversation)
+        status = last.status if last else None
         late = await _collect(self.app, self.conversation)  # the agent's last words come before the notice
         return late + await engine.resume(self.conversation, ENDED_LEADS.get(status or "", "agent.handed_back"))
 
@@ -208,10 +207,3 @@ def _from_body(body: dict[str, Any]) -> Reply | None:
         return None
     buttons = tuple(Button(b["title"], b["payload"]) for b in body.get("buttons") or ())
     return Text(text, buttons, secret_input=custom.get("input") == "secret", agent=custom.get("agent") or "")
-
-
-async def _last_handoff_status(app: App, conversation: str) -> str | None:
-    query = (select(Handoff.status).where(Handoff.conversation_id == conversation)
-             .order_by(Handoff.id.desc()).limit(1))
-    async with app.services.db.sessions() as db_session:
-        return await db_session.scalar(query)
