@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", help="the name people see on the agent's replies (default: username)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of asking (for scripts)")
+    for verb, what in (("disable", "disable an agent: they cannot sign in and their open sessions end"),
+                       ("enable", "let a disabled agent sign in again")):
+        agent_sub.add_parser(verb, help=what).add_argument("--username", required=True)
+    agent_sub.add_parser("list", help="agents and whether they may sign in")
     sandbox = sub.add_parser("sandbox", help="sandbox helpers")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
     inbox = sandbox_sub.add_parser("inbox", help="SMS messages a sandbox phone received")
@@ -91,7 +95,31 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "verify-report":
         return await _verify_report(args.number, settings)
     elif args.command == "agent":
-        return await _agent_add(args, settings)
+        if args.agent_command == "add":
+            return await _agent_add(args, settings)
+        return await _agent_admin(args, settings)
+    return 0
+
+
+async def _agent_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.handoff import BadAgentInput
+    from backend.migrate import upgrade_async
+    from backend.services import build_services
+
+    await upgrade_async(settings.database_url)
+    services = build_services(settings)
+    try:
+        if args.agent_command == "list":
+            for agent, enabled in await services.agents.list():
+                print(f"{agent.username}\t{agent.display_name}\t{'enabled' if enabled else 'disabled'}")
+            return 0
+        agent = await services.agents.set_disabled(args.username, args.agent_command == "disable")
+    except BadAgentInput as exc:
+        print(f"not changed: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await services.close()
+    print(f"agent {agent.username} {args.agent_command}d")
     return 0
 
 

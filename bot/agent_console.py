@@ -38,7 +38,7 @@ COOKIE = "creditbot_agent"
 CSRF_HEADER = "x-requested-with"
 CSRF_VALUE = "creditbot-console"
 STATIC = Path(__file__).resolve().parent / "static" / "agent"
-LOGIN_LIMIT = 10  # attempts per client address and window
+LOGIN_LIMIT = 20  # failed sign-ins per client address and window (a whole office may share one)
 LOGIN_WINDOW = 300.0
 SESSION_CHECK_SECONDS = 30.0
 STATUS = {"not_found": 404, "not_yours": 403, "already_claimed": 409, "not_open": 409, "bad_input": 400}
@@ -71,8 +71,9 @@ class Console:
         if not _csrf_ok(request):
             return _error(403, "missing console header")
         client = request.client.host if request.client else "unknown"
-        if await self.app.services.kv.incr(f"ratelimit:agent_login:{client}", LOGIN_WINDOW) > LOGIN_LIMIT:
-            return _error(429, "too many sign-in attempts; wait a few minutes")
+        failures_key = f"ratelimit:agent_login:{client}"
+        if int(await self.app.services.kv.get(failures_key) or 0) >= LOGIN_LIMIT:
+            return _error(429, "too many failed sign-ins from this address; wait a few minutes")
         try:
             body = await request.json()
         except ValueError:
@@ -82,6 +83,7 @@ class Console:
             return _error(400, 'expected {"username": "...", "password": "..."}')
         signed = await self.agents.sign_in(body["username"], body["password"], client)
         if signed is None:
+            await self.app.services.kv.incr(failures_key, LOGIN_WINDOW)
             return _error(401, "wrong username or password")
         token, agent = signed
         response = _json({"agent": _agent_json(agent)})

@@ -158,6 +158,30 @@ async def test_sign_in_needs_the_console_header_and_the_right_password(server: S
         await agent.aclose()
 
 
+def agent_admin(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", "agent", *args], cwd=REPO, env=server.env,
+                          capture_output=True, text=True, timeout=60)
+
+
+async def test_disabling_an_agent_ends_their_open_session_at_once(server: ServerProcess) -> None:
+    assert add_agent(server, "zhou", "小周").returncode == 0
+    agent = Agent(server.url, "zhou")
+    try:
+        assert (await agent.sign_in()).status_code == 200
+        assert (await agent.client.get("/agent/api/me")).status_code == 200
+        done = agent_admin(server, "disable", "--username", "zhou")
+        assert done.returncode == 0, done.stderr
+        assert (await agent.client.get("/agent/api/me")).status_code == 401  # the server process sees it
+        assert (await agent.sign_in()).status_code == 401
+        assert "zhou\t小周\tdisabled" in agent_admin(server, "list").stdout
+        assert agent_admin(server, "enable", "--username", "zhou").returncode == 0
+        assert (await agent.sign_in()).status_code == 200
+        missing = agent_admin(server, "disable", "--username", "nobody")
+        assert missing.returncode == 2 and "no agent" in missing.stderr
+    finally:
+        await agent.aclose()
+
+
 async def test_whole_handoff_over_http(server: ServerProcess, client: httpx.AsyncClient, li: Agent) -> None:
     person = Person(client, server.url)
     before = {h["id"] for h in await li.queue()}
