@@ -125,7 +125,7 @@ class Engine:
         if state.get("handoff"):  # words for the agent, not an answer to the open question
             return mask_input(turn.text, turn.kind)
         slot = self._asked_slot(state)
-        secret = bool(state.get("secret_pending")) or (slot is not None and slot.hidden)
+        secret = bool(state.get("secret_pending")) or (slot is not None and (slot.hidden or slot.private))
         if not secret and self._is_command(turn.text):  # "人工" at the name question is no name
             return mask_input(turn.text, turn.kind)
         return mask_input(turn.text, turn.kind, slot.name if slot else None, secret)
@@ -618,7 +618,7 @@ class Engine:
         buttons = tuple(ctx.button(c.label_key, choice_payload(slot.name, c.value)) for c in self._choices(ctx, slot))
         prompt = flow.hook("prompt", slot.name)
         text = await _maybe_await(prompt(ctx)) if prompt else ctx.t(f"{flow.id}.{slot.name}.prompt")
-        ctx.add(Text(text, buttons, secret_input=slot.hidden))
+        ctx.add(Text(text, buttons, secret_input=slot.hidden, private=slot.private))
 
     def _choices(self, ctx: Ctx, slot: Slot) -> tuple[Any, ...]:
         flow = self._flow(ctx.state)
@@ -707,7 +707,12 @@ class Engine:
         state["flow"], state["slots"], state["asked"], state["stack"] = None, {}, None, []
 
 
+PRIVATE_PLACEHOLDER = "[信用信息 · credit data]"
+
+
 def _transcript_text(reply: Reply) -> str:
+    if isinstance(reply, Text) and reply.private:
+        return PRIVATE_PLACEHOLDER
     if isinstance(reply, Text):
         return mask_numbers(reply.text)
     if isinstance(reply, Image):

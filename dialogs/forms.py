@@ -25,6 +25,8 @@ class Slot:
     kind: SlotKind = "text"
     choices: tuple[Choice, ...] = ()
     secret: bool = False
+    private: bool = False
+    """Asked from the person's own credit data: neither question nor answer reaches an agent."""
 
     @property
     def hidden(self) -> bool:

@@ -28,7 +28,7 @@ async def deliver(ctx: Ctx, request: RequestView, account: AccountView) -> None:
                              query_time=ctx.now)
     # Encrypted for a password the person knows (issue 3); the message says where it comes from, never what it is.
     pdf = await render_report_async(data, fonts=services.fonts, password=report_password(account.id_number))
-    ctx.add(Text(build_text(ctx, request.product, file, data)))
+    ctx.add(Text(build_text(ctx, request.product, file, data), private=True))
     caption = ctx.t("result.caption", product=ctx.t(f"product.{request.product}"),
                     report_number=request.report_number)
     ctx.add(Document(pdf, build_filename(request.product, request.report_number),

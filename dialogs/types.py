@@ -53,6 +53,9 @@ class Text:
     """The answer expected next is secret: widgets mask what is typed."""
     agent: str = ""
     """Written by a customer-service agent (their display name), not by the bot."""
+    private: bool = False
+    """Carries the person's credit data (a result, a question built from it): never copied into
+    the agents' transcript."""
 
 
 @dataclass(frozen=True)

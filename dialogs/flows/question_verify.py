@@ -71,7 +71,7 @@ class QuestionVerify(Form):
     id = FLOW_ID
     triggers = ("question_verify",)
     requires_login = True
-    slots = tuple(Slot(f"q{n}", "choice") for n in range(1, QUESTIONS + 1))
+    slots = tuple(Slot(f"q{n}", "choice", private=True) for n in range(1, QUESTIONS + 1))
 
     async def on_start(self, ctx: Ctx) -> None:
         """Refuses after three failures or for an empty file; else builds and keeps the question set."""

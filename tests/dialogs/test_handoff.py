@@ -337,3 +337,26 @@ async def test_menu_or_cancel_said_to_an_agent_does_not_end_the_talk(app: App, c
     replies = await chat.say("返回机器人")
     assert texts_of(replies).startswith(T("agent.left"))
     assert last_text(replies) == T("register.phone.prompt")  # the open step is kept
+
+
+async def test_credit_data_never_reaches_the_agents_transcript(app: App, clock: FixedClock) -> None:
+    """A result's text and the questions built from the person's credit file (with the answers
+    picked) are the person's credit data: the agent sees that they were there, not what they said."""
+    from dialogs.engine import PRIVATE_PLACEHOLDER
+
+    person = Chat(app, "rest:credit-person")
+    await quick_user(person, P2, "lijg1969")
+    await submit_request(person, "summary", P2)
+    clock.advance(app.settings.report_delay_seconds + 1)
+    assert await app.dispatcher.run_once() == 1
+    replies = await person.say(await person.last_code(P2["phone"]))
+    summary = next(r.text for r in replies if getattr(r, "private", False))
+    asked_first = await person.tap("/question_verify")
+    question = last_text(asked_first)
+    await person.tap("/q1:0")
+    await person.say("人工")
+    lines = await transcript_texts(app, person.conversation_id)
+    shown = "\n".join(text for _, text in lines)
+    assert summary not in shown and question not in shown
+    assert [text for author, text in lines if author == "bot"].count(PRIVATE_PLACEHOLDER) >= 2
+    assert ("user", "••••••") in lines  # the answer picked
