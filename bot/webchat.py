@@ -18,9 +18,12 @@ Server -> browser
   {"type": "ready", "seq": N}   the log after `after` has been replayed.
   {"type": "entry", "seq": N, "from": "user" | "bot" | "agent", "text": .., "buttons": [{"title",
    "payload"}], "secret_input": true, "image": "data:image/png;base64,..", "document": {"url",
-   "filename", "mime"}, "agent": name, "client_id": C}   one message of the log; fields that do
-   not apply are absent. Entries come in seq order, each once per connection.
-  {"type": "typing", "on": bool}   a turn started or ended, in any tab of the conversation.
+   "filename", "mime"}, "agent": name, "client_id": C, "lang": "zh" | "en"}   one message of the
+   log; fields that do not apply are absent. `lang` (on the bot's answers to a turn, and on the
+   greeting) is the conversation's language after that turn: the widget relabels itself to follow
+   it. Entries come in seq order, each once per connection.
+  {"type": "typing", "on": bool}   a turn started or ended, in any tab of the conversation; sent
+   once after "ready" too when a turn is running, so a tab that (re)connects mid-turn knows.
   {"type": "error", "code": .., "id": C}   bad_frame, too_long, bad_file, rate_limited; `detail`
    says more in English; the widget shows its own text for the code.
   Close codes: 1008 no valid hello in time, or too many bad frames; 1009 a frame too large.
@@ -31,6 +34,10 @@ log, whose ids only grow, and then a wake-up is published on the bus topic "webc
 A connection subscribes before its first read and reads `Outbox.since(cursor)` on every wake-up
 (and every few seconds without one), so a lost wake-up only delays, and a reconnecting tab resumes
 after the last seq it showed.
+
+A first-time visitor is greeted: at the first hello of a conversation whose log is empty, the
+engine's answer to /start (welcome and main menu) is put into the log, under the turn lock, so two
+tabs opening at once greet once, and a reconnect (the log is no longer empty) never greets again.
 
 Files (the report PDF) are served at /files/<token> only with the session in the X-Chat-Session
 header (`session_owns`): the widget fetches them and saves a blob, so a leaked link alone is useless.
@@ -80,6 +87,7 @@ REPLAY_BATCH = 200
 MAX_FRAME = 400 * 1024  # characters: a 256 KB file in base64 plus its envelope
 MAX_TEXT = 4096
 MAX_TITLE = 200
+MAX_FILE_NAME = 80  # characters of an uploaded file's name shown in its echo
 MAX_BAD_FRAMES = 5  # per connection, then it is closed
 RATE_LIMIT = 120  # messages per session (all its tabs) and window: 2 a second, sustained
 RATE_WINDOW = 60.0  # seconds
@@ -244,8 +252,12 @@ class Connection:
         self.conversation = conversation_for(session)
         # Subscribed before the first read: an entry appended in between is read, not missed.
         async with self.log.bus.subscribe(topic(self.conversation)) as subscription:
+            await greet_once(self.app, self.log, self.renderer, self.conversation, self.lang)
             await self._drain()
             await self._send({"type": "ready", "seq": self.cursor})
+            # Read after subscribing: a turn ending from now on also arrives as an event, after this.
+            if await self.app.services.kv.get(busy_key(self.conversation)):
+                await self._send({"type": "typing", "on": True})
             pump = asyncio.create_task(self._pump(subscription), name="webchat-pump")
             try:
                 await self._receive()
@@ -349,6 +361,42 @@ class Connection:
         return True
 
 
+def busy_key(conversation_id: str) -> str:
+    return f"webchat:busy:{conversation_id}"
+
+
+def turn_lock(conversation_id: str) -> str:
+    return f"webchat:turn:{conversation_id}"
+
+
+def build_echo(echo: str, title: str | None, file: Attachment | None) -> str:
+    """What the person's own bubble shows: the button's title, or the file's name after its 📎."""
+    if title and echo != SECRET:
+        return title[:MAX_TITLE]
+    if file is not None and file.name:
+        return f"{echo} {file.name[:MAX_FILE_NAME]}"
+    return echo
+
+
+async def answer(app: App, renderer: WebRenderer, turn: Turn) -> list[dict[str, Any]]:
+    """The engine's replies as log entries, each marked with the conversation's language after the turn."""
+    replies = await handle_safely(app.engine, turn)
+    bodies = await renderer.render(turn.conversation_id, replies)
+    lang = (await app.engine.load(turn)).get("lang")
+    return [{**body, "lang": lang} for body in bodies] if lang in LANGS else bodies
+
+
+async def greet_once(app: App, log: WebLog, renderer: WebRenderer, conversation: str, lang: str) -> None:
+    """The welcome and main menu for a conversation whose log is empty; once, whatever the tabs."""
+    if await log.outbox.since(conversation, 0, 1):  # the common case, without taking the lock
+        return
+    async with app.services.kv.lock(turn_lock(conversation)):
+        if await log.outbox.since(conversation, 0, 1):  # another tab greeted first
+            return
+        turn = Turn(channel="web", conversation_id=conversation, text="/start", kind="button", locale=lang)
+        await log.append(conversation, await answer(app, renderer, turn))
+
+
 async def run_turn(app: App, log: WebLog, renderer: WebRenderer, turn: Turn, title: str | None,
                    client_id: str) -> None:
     """The masked echo first, then the replies; one turn at a time per conversation, in every tab.
@@ -357,15 +405,16 @@ async def run_turn(app: App, log: WebLog, renderer: WebRenderer, turn: Turn, tit
     question (secret or not) between the masking and the answer.
     """
     conversation = turn.conversation_id
+    kv = app.services.kv
+    await kv.set(busy_key(conversation), 1, ttl=TURN_GRACE)
     await log.typing(conversation, True)
     try:
-        async with app.services.kv.lock(f"webchat:turn:{conversation}"):
-            echo = await app.engine.echo(turn)
-            shown = title[:MAX_TITLE] if title and echo != SECRET else echo
+        async with kv.lock(turn_lock(conversation)):
+            shown = build_echo(await app.engine.echo(turn), title, turn.attachment)
             await log.append(conversation, [{"from": "user", "text": shown, "client_id": client_id}])
-            replies = await handle_safely(app.engine, turn)
-            await log.append(conversation, await renderer.render(conversation, replies))
+            await log.append(conversation, await answer(app, renderer, turn))
     finally:
+        await kv.delete(busy_key(conversation))
         await log.typing(conversation, False)
 
 

@@ -16,7 +16,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.web import build_web
-from bot.webchat import MAX_FRAME, RATE_LIMIT, SESSION_HEADER, WebRenderer, conversation_for, session_owns
+from bot.webchat import (MAX_FRAME, RATE_LIMIT, SESSION_HEADER, Connection, WebLog, WebRenderer, busy_key,
+                         conversation_for, session_owns)
 from bot.wiring import App
 from dialogs.types import Button, Delete, Document, Image, Text, Typing
 
@@ -170,8 +171,78 @@ async def test_files_get_the_rest_channels_checks(server: ServerProcess) -> None
     await tab.ws.send(json.dumps({"type": "file", "id": "f2", "name": "x.p12", "mime": "application/x-pkcs12",
                                   "data_base64": content}))
     await tab.until(lambda f: f["type"] == "typing" and f["on"] is False)
-    assert tab.entries[0]["text"] == "📎"
+    echo = next(e for e in tab.entries if e.get("client_id") == "f2")
+    assert echo["text"] == "📎 x.p12"  # the file's name, so the person sees which one went
     await tab.close()
+
+
+async def test_a_first_visit_is_greeted_once_with_the_menu(server: ServerProcess) -> None:
+    session = new_session()
+    one, two = await asyncio.gather(Tab.open(server, session), Tab.open(server, session))  # two tabs at once
+    assert [e["from"] for e in one.entries] == ["bot", "bot"] and one.entries[1]["buttons"]
+    assert one.entries[0]["lang"] == "zh"
+    assert two.seqs == one.seqs  # the same greeting, not a second one
+    await one.close()
+    await two.close()
+    again = await Tab.open(server, session)  # a reconnect does not greet again
+    assert again.seqs == one.seqs
+    await again.close()
+    english = await Tab.open(server, new_session(), lang="en")
+    assert english.entries[0]["lang"] == "en"  # the widget's language starts a new conversation
+    await english.close()
+
+
+async def test_entries_carry_the_conversations_language_after_the_turn(server: ServerProcess) -> None:
+    tab = await Tab.open(server, new_session())
+    shown = await tab.say("English")
+    assert shown[0]["from"] == "user" and "lang" not in shown[0]
+    assert {e["lang"] for e in shown[1:]} == {"en"}
+    shown = await tab.say("中文")
+    assert {e["lang"] for e in shown[1:]} == {"zh"}
+    await tab.close()
+
+
+class FakeSocket:
+    """The server side of one WebSocket, in-process: a hello, then nothing until it is told to go."""
+
+    def __init__(self, hello: Frame) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.incoming.put_nowait({"type": "websocket.receive", "text": json.dumps(hello)})
+        self.sent: list[Frame] = []
+
+    async def accept(self) -> None:
+        pass
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+        if self.sent[-1]["type"] in ("ready", "typing"):
+            self.incoming.put_nowait({"type": "websocket.disconnect"})
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
+
+
+async def test_a_tab_connecting_mid_turn_is_told_a_turn_is_running(app: App) -> None:
+    session = new_session()
+    await app.services.kv.set(busy_key(conversation_for(session)), 1, ttl=60)  # as run_turn does meanwhile
+    ws = FakeSocket({"type": "hello", "session": session, "after": 0, "lang": "zh"})
+    await Connection(ws, app, WebLog(app.services.outbox, app.services.bus), WebRenderer(app.services.files),
+                     lambda raw: "no files here").run()  # type: ignore[arg-type]
+    kinds = [frame["type"] for frame in ws.sent]
+    assert kinds[-2:] == ["ready", "typing"] and ws.sent[-1]["on"] is True
+    assert kinds.count("entry") == 2  # the greeting: welcome and menu
+
+
+async def test_a_tab_connecting_between_turns_hears_no_typing(app: App) -> None:
+    ws = FakeSocket({"type": "hello", "session": new_session(), "after": 0, "lang": "en"})
+    ws.incoming.put_nowait({"type": "websocket.disconnect"})
+    await Connection(ws, app, WebLog(app.services.outbox, app.services.bus), WebRenderer(app.services.files),
+                     lambda raw: "no files here").run()  # type: ignore[arg-type]
+    assert "typing" not in [frame["type"] for frame in ws.sent]
+    assert {frame.get("lang") for frame in ws.sent if frame["type"] == "entry"} == {"en"}
 
 
 async def test_bad_frames_get_errors_then_the_socket_closes(server: ServerProcess) -> None:
