@@ -58,6 +58,20 @@
   }
   var labels = [];  // [node, attribute or null for text, key]: relabelled on a language switch
   function label(node, attr, key) { labels.push([node, attr, key]); return node; }
+  // Nodes inside the log carry their key (and its parameters) on themselves, so the chat's own
+  // labels follow a language switch too without a list that grows with the conversation.
+  function tr(node, key, params, attr) {
+    node.dataset.i18n = key;
+    if (params) node.dataset.i18nParams = JSON.stringify(params);
+    if (attr) node.dataset.i18nAttr = attr;
+    translate(node);
+    return node;
+  }
+  function translate(node) {
+    var params = node.dataset.i18nParams ? JSON.parse(node.dataset.i18nParams) : null;
+    var text = t(node.dataset.i18n, params);
+    if (node.dataset.i18nAttr) node.setAttribute(node.dataset.i18nAttr, text); else node.textContent = text;
+  }
 
   var container = OPTS.container ? document.querySelector(OPTS.container) : null;
   var root = el("div", "cb-root" + (container ? " cb-inline" : " cb-floating"));
@@ -110,6 +124,7 @@
     labels.forEach(function (l) {
       if (l[1]) l[0].setAttribute(l[1], t(l[2])); else l[0].textContent = t(l[2]);
     });
+    Array.prototype.forEach.call(log.querySelectorAll("[data-i18n]"), translate);
     title.textContent = OPTS.title || t("widget.title");
     langBtn.textContent = t("menu.lang");
     panel.setAttribute("aria-label", title.textContent);
@@ -142,7 +157,19 @@
     clearTimeout(typingTimer);
     if (on) typingTimer = setTimeout(function () { setTyping(false); }, 90000);
   }
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  var stuck = true;  // the list shows its newest message: keep it so when the panel changes size
+  function scrollDown() { log.scrollTop = log.scrollHeight; stuck = true; }
+  log.addEventListener("scroll", function () {
+    stuck = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+  function keepDown() { if (stuck) scrollDown(); }
+  if (window.ResizeObserver) new ResizeObserver(keepDown).observe(log);
+  window.addEventListener("resize", keepDown);
+  function setLang(next) {
+    if (next === lang) return;
+    lang = save("lang", next);
+    relabel();
+  }
   panel.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape" && !container) { setOpen(false); launcher.focus(); }
   });
@@ -155,14 +182,14 @@
     if (typeof entry.seq !== "number" || entry.seq <= lastSeq) return;  // shown already
     lastSeq = entry.seq;
     var from = entry.from === "user" || entry.from === "agent" ? entry.from : "bot";
+    if (entry.lang === "zh" || entry.lang === "en") setLang(entry.lang);  // the conversation's language
     var item = el("li", "cb-msg cb-" + from);
     item.dataset.seq = String(entry.seq);
     item.dataset.from = from;
-    if (from === "agent") item.append(el("span", "cb-who", t("widget.agent_label", { name: entry.agent || "" })));
-    else item.append(el("span", "cb-sr", t(from === "user" ? "widget.you" : "widget.bot")));
+    if (from === "agent") item.append(tr(el("span", "cb-who"), "widget.agent_label", { name: String(entry.agent || "") }));
+    else item.append(tr(el("span", "cb-sr"), from === "user" ? "widget.you" : "widget.bot"));
     if (typeof entry.image === "string" && PNG.test(entry.image)) {
-      var img = el("img", "cb-image");
-      img.alt = t("widget.captcha");
+      var img = tr(el("img", "cb-image"), "widget.captcha", null, "alt");
       img.src = entry.image;
       item.append(img);
     }
@@ -174,14 +201,24 @@
     if (from !== "user") setSecret(entry.secret_input === true);
     scrollDown();
   }
+  // The answers to one question ("/slot:value" each) may be typed as their number (error.choice.unknown
+  // says so), so they show it; menu buttons are commands, which a number does not pick, so they do not.
+  function numbered(buttons) {
+    var slots = buttons.map(function (b) { var m = /^\/(\w+):/.exec(String(b.payload || "")); return m && m[1]; });
+    return slots.every(function (name) { return name && name === slots[0]; });
+  }
   function choices(buttons) {
-    var group = el("div", "cb-choices");
+    var group = tr(el("div", "cb-choices"), "widget.choices", null, "aria-label");
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", t("widget.choices"));
-    buttons.forEach(function (b) {
+    var withNumbers = numbered(buttons);
+    buttons.forEach(function (b, i) {
       var title = String(b.title || ""), payload = String(b.payload || "");
       var node = button("cb-choice", function () { sendText(payload, title); input.focus(); });
-      node.textContent = title;
+      if (withNumbers) {
+        node.append(el("span", "cb-num", String(i + 1)), " · ");
+        node.dataset.number = String(i + 1);
+      }
+      node.append(title);
       node.dataset.payload = payload;
       group.append(node);
     });
@@ -189,8 +226,8 @@
   }
   function documentButton(doc) {
     var filename = String(doc.filename || "report.pdf");
-    var node = button("cb-doc", function () { download(doc.url, filename); });
-    node.textContent = t("widget.download", { filename: filename });
+    var node = tr(button("cb-doc", function () { download(doc.url, filename); }), "widget.download",
+                  { filename: filename });
     node.dataset.url = doc.url;
     return node;
   }
@@ -227,8 +264,9 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
   }
   function sendText(text, title) {
-    var switched = /^\/lang_(en|zh)$/.exec(text);  // the bot's own language buttons switch the widget too
-    if (switched && switched[1] !== lang) { lang = save("lang", switched[1]); relabel(); }
+    // The bot's own language buttons switch the widget at once; the reply's "lang" confirms it.
+    var switched = /^\/lang[_ ](en|zh)$/.exec(text);
+    if (switched) setLang(switched[1]);
     var frame = { type: "message", text: text };
     if (title) frame.title = title;
     submit(frame, title || (secret ? "••••••" : text));

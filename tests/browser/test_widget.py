@@ -141,12 +141,13 @@ def test_english_on_a_phone_with_the_keyboard(server: ServerProcess, new_page: A
     assert width <= PHONE["width"]  # fills the phone's screen, no sideways scrolling
 
     box.focus()
+    after = w.last_seq()
     page.keyboard.type("help")
     page.keyboard.press("Enter")  # Enter sends
-    shown = w.wait_turn(0)
+    shown = w.wait_turn(after)
     assert shown[0]["text"] == "help" and shown[1]["from"] == "bot"
     w.say("/menu")
-    choice = page.locator(".cb-choice").last
+    choice = page.locator('.cb-choice[data-payload="/guide"]').last  # not the last one: that switches language
     choice.focus()
     assert page.evaluate("document.activeElement.classList.contains('cb-choice')")
     after = w.last_seq()
@@ -164,3 +165,96 @@ def test_english_on_a_phone_with_the_keyboard(server: ServerProcess, new_page: A
     assert page.locator(".cb-agent").inner_text() == "人工客服"
     assert page.locator(".cb-send").inner_text() == "发送"
     screenshot(page, "widget-phone-zh")
+
+
+def header_fits(page: Any) -> bool:
+    """The title is not cut off and nothing in the header spills out of the panel."""
+    return page.evaluate("""() => {
+        const title = document.querySelector('.cb-title'), panel = document.querySelector('.cb-panel');
+        const right = panel.getBoundingClientRect().right;
+        const inside = [...document.querySelectorAll('.cb-header > *')]
+            .every(n => n.getBoundingClientRect().right <= right + 0.5);
+        return title.scrollWidth <= title.clientWidth && inside;
+    }""")
+
+
+def test_a_first_visit_shows_the_greeting_and_menu_and_a_reload_does_not_repeat_it(
+        server: ServerProcess, new_page: Any, screenshot: Any) -> None:
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    w = Widget(page, server).open()
+    page.wait_for_selector(".cb-log .cb-choice[data-payload='/register']")
+    greeting = w.entries()
+    assert [e["from"] for e in greeting] == ["bot", "bot"] and "您好" in greeting[0]["text"]
+    assert header_fits(page)
+    screenshot(page, "widget-phone-390-first-visit")
+    page.reload()
+    w.wait_connected()
+    page.wait_for_function("n => document.querySelectorAll('.cb-log [data-seq]').length >= n", arg=len(greeting))
+    time.sleep(0.5)
+    assert w.entries() == greeting  # the same two entries, not greeted again
+
+
+def test_typing_english_relabels_the_widget_too(server: ServerProcess, new_page: Any, screenshot: Any) -> None:
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    w = Widget(page, server).open()
+    assert page.locator(".cb-sr").first.text_content() == "助手："
+    w.say("English")
+    assert page.locator(".cb-send").inner_text() == "Send"
+    assert page.locator(".cb-input").get_attribute("placeholder").startswith("Type a message")
+    assert page.locator(".cb-title").inner_text() == "Credit report assistant"
+    assert page.locator(".cb-lang").inner_text() == "中文"
+    labels = page.eval_on_selector_all(".cb-log [data-seq] .cb-sr", "ns => ns.map(n => n.textContent)")
+    assert set(labels) == {"You:", "Assistant:"}  # the earlier messages' labels follow too
+    assert header_fits(page)  # the longer English title wraps, it is not cut off
+    screenshot(page, "widget-phone-390-en")
+    w.say("中文")
+    assert page.locator(".cb-send").inner_text() == "发送"
+    assert page.locator(".cb-title").inner_text() == "个人征信服务助手"
+    page.reload()  # the language survives a reload: the log says it
+    w.wait_connected()
+    assert page.locator(".cb-send").inner_text() == "发送"
+
+
+def test_choice_buttons_show_their_number_and_a_typed_number_picks_it(
+        server: ServerProcess, new_page: Any) -> None:
+    page = new_page()
+    w = Widget(page, server).open()
+    w.say("注册")
+    w.say(P1["name"])
+    first = page.locator('.cb-choice[data-payload="/id_type:0"]').last
+    assert first.inner_text() == "1 · 居民身份证"
+    assert page.locator('.cb-choice[data-payload="/id_type:1"]').last.inner_text().startswith("2 · ")
+    menu = page.locator('.cb-choice[data-payload="/register"]').first
+    assert not menu.get_attribute("data-number")  # commands take no number, so none is shown
+    shown = w.say("1")  # typing the number is the same as the button
+    assert "证件号码" in texts(shown)
+
+
+def test_an_uploaded_file_shows_its_name_as_text(server: ServerProcess, new_page: Any, tmp_path: Path) -> None:
+    page = new_page()
+    alerts = record_dialogs(page)
+    w = Widget(page, server).open()
+    name = "<img src=x onerror=alert(1)>.p12"
+    path = tmp_path / "cert.p12"
+    path.write_bytes(b"\x30\x82 not a certificate")
+    after = w.last_seq()
+    page.locator(".cb-file").set_input_files(files=[{"name": name, "mimeType": "application/x-pkcs12",
+                                                       "buffer": path.read_bytes()}])
+    shown = w.wait_turn(after)
+    assert shown[0]["text"] == "📎 " + name
+    assert page.locator(".cb-log img:not(.cb-image)").count() == 0 and alerts == []
+
+
+def test_after_a_resize_the_newest_message_is_in_view(server: ServerProcess, new_page: Any) -> None:
+    page = new_page(viewport={"width": 1280, "height": 860})
+    w = Widget(page, server).open()
+    for word in ["帮助", "/menu", "帮助"]:
+        w.say(word)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    page.set_viewport_size({"width": 390, "height": 500})
+    page.wait_for_function("""() => {
+        const log = document.querySelector('.cb-log');
+        return log.scrollHeight - log.scrollTop - log.clientHeight < 2 && log.scrollHeight > log.clientHeight;
+    }""")
+
