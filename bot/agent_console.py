@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from backend.handoff import AGENTS_TOPIC, AgentView, HandoffError, HandoffView, NotFound
+from backend.handoff import AGENTS_TOPIC, AgentView, HandoffError, HandoffView, NotFound, NotOpen
 from bot.wiring import App
 from dialogs.catalog import LANGS, Translator, load_catalog
 from dialogs.types import Text
@@ -127,8 +128,9 @@ class Console:
     async def _show(self, agent: AgentView, handoff_id: int, body: dict[str, Any]) -> Response:
         view = await self.desk.get(handoff_id, agent)
         lines = await self.desk.transcript(view)
+        pressed = self._pressed(view)
         return _json({"handoff": await self._public(view),
-                      "transcript": [line.public() for line in lines]})
+                      "transcript": [{**line.public(), "text": pressed(line.author, line.text)} for line in lines]})
 
     async def download(self, request: Request) -> Response:
         return await self._act(request, self._download, state_changing=False)
@@ -137,8 +139,10 @@ class Console:
         """The transcript as a plain-text file (B46: text/plain and nosniff, so markup in it is inert)."""
         view = await self.desk.get(handoff_id, agent, action="handoff.transcript_downloaded")
         lines = await self.desk.transcript(view)
+        pressed = self._pressed(view)
         text = "\n".join(f"{line.at.isoformat(timespec='seconds')}  {line.author}"
-                         f"{f' ({line.agent})' if line.agent else ''}: {line.text}" for line in lines)
+                         f"{f' ({line.agent})' if line.agent else ''}: {pressed(line.author, line.text)}"
+                         for line in lines)
         headers = {**SECURITY_HEADERS,
                    "Content-Disposition": f'attachment; filename="handoff-{view.id}.txt"'}
         return Response(text + "\n", media_type="text/plain; charset=utf-8", headers=headers)
@@ -181,7 +185,13 @@ class Console:
         return await self._finish(agent, handoff_id, "closed", "agent.closed")
 
     async def _finish(self, agent: AgentView, handoff_id: int, how: str, lead: str) -> Response:
-        view = await self.desk.finish(handoff_id, agent, how)
+        try:
+            view = await self.desk.finish(handoff_id, agent, how)
+        except NotOpen:
+            # Still waiting is not "no longer with the agents": it is nobody's yet, so claim it first.
+            if any(v.id == handoff_id and v.status == "waiting" for v in await self.desk.queue()):
+                return _json({"error": "claim this conversation first", "code": "not_claimed"}, 409)
+            raise
         replies = await self.app.engine.resume(view.conversation_id, lead)
         delivered = await self._deliver(view, replies) if replies else True
         return _json({"handoff": await self._public(view), "delivered": delivered})
@@ -258,6 +268,13 @@ class Console:
         except HandoffError as exc:
             return _error(STATUS.get(exc.reason, 409), _MESSAGES.get(exc.reason, str(exc)))
 
+    def _pressed(self, view: HandoffView) -> Callable[[str, str], str]:
+        """The person's button presses as the labels they saw (in the conversation's language)."""
+        keys = build_button_keys(self.app.engine.flows)
+        t = Translator(view.context.get("lang") or "zh")
+        flow = view.context.get("flow")
+        return lambda author, text: build_pressed_label(text, t, keys, flow) if author == "user" else text
+
     async def _public(self, view: HandoffView) -> dict[str, Any]:
         item = view.public(self.app.services.clock.now(), await self.agents.names())
         if view.status == "waiting":
@@ -278,6 +295,47 @@ _MESSAGES = {
     "already_claimed": "another agent claimed this conversation first",
     "not_open": "this conversation is no longer with the agents",
 }
+
+
+# Commands whose button label is not "menu.<command>".
+COMMAND_LABELS = {"request_report": "menu.request", "change_phone": "my_account.change_phone",
+                  "verify_identity": "my_account.verify", "close_account": "my_account.close"}
+
+
+def build_button_keys(flows: dict[str, Any]) -> dict[str, list[str]]:
+    """Payload "/slot:value" -> the catalog keys its button may have had, most likely first.
+
+    Static answers name their key; answers a hook builds (quick_query's, the verification
+    methods) follow "<flow>.<value>". Questions built from the person's credit file are left out:
+    their transcript holds a placeholder, never the answer.
+    """
+    keys: dict[str, list[str]] = {}
+    for flow in flows.values():
+        for slot in flow.slots:
+            if slot.private or slot.kind != "choice":
+                continue
+            for choice in slot.choices:
+                keys.setdefault(f"/{slot.name}:{choice.value}", []).insert(0, choice.label_key)
+            keys.setdefault(f"/{slot.name}:", []).extend([f"{flow.id}.", "verify_identity."])
+    return keys
+
+
+def build_pressed_label(text: str, t: Translator, keys: dict[str, list[str]], flow: str | None = None) -> str:
+    """A recorded payload as its button's label; anything else (words, unknown payloads) as it is.
+    `flow`, the handoff's, decides between flows that share an answer ("/decision:keep")."""
+    command, _, arg = text.partition(" ")
+    if not command.startswith("/"):
+        return text
+    name, colon, value = command[1:].partition(":")
+    if name in ("lang", "lang_en", "lang_zh") and not colon:
+        target = arg or name[5:]
+        return Translator("en" if target == "zh" else "zh")("menu.lang") if target in LANGS else text
+    if colon:
+        candidates = ([f"{flow}.{value}"] if flow and command in keys else []) + keys.get(command, []) \
+            + [prefix + value for prefix in keys.get(f"/{name}:", [])]
+    else:
+        candidates = [COMMAND_LABELS.get(name, f"menu.{name}")] if not arg else []
+    return next((t(key) for key in candidates if t.has(key)), text)
 
 
 def _agent_json(agent: AgentView | None) -> dict[str, Any] | None:

@@ -98,7 +98,7 @@ def test_widget_handoff_claim_talk_note_and_hand_back_to_the_open_question(
     item = console.item(handoff)
     item.wait_for()
     assert item.get_attribute("data-status") == "waiting"
-    assert "排第" in item.inner_text() and "网页聊天" in item.inner_text() and "注册 · name" in item.inner_text()
+    assert "排第" in item.inner_text() and "网页聊天" in item.inner_text() and "注册 · 姓名" in item.inner_text()
     wait = console.page.locator(f'[data-wait-for="{handoff}"]')
     first = wait.inner_text()
     console.page.wait_for_function("([sel, was]) => document.querySelector(sel).textContent !== was",
@@ -321,3 +321,50 @@ def test_wrong_password_is_refused_and_an_expired_session_returns_to_sign_in(
     assert "登录已过期" in page.locator("#cc-signin-notice").inner_text()
     assert page.locator("#cc-queue-list .cc-queue-item").count() == 0
     screenshot(page, "console-session-expired-phone")
+
+
+# --------------------------------------------------------------------------- a long transcript
+
+
+def test_the_transcript_opens_at_the_newest_line_with_buttons_as_their_labels_and_steps_by_name(
+        server: ServerProcess, new_page: Any, screenshot: Any) -> None:
+    person_page = new_page(viewport=LAPTOP)
+    w = Widget(person_page, server).open()
+    for word in ["帮助", "/menu", "帮助", "/menu", "帮助", "/menu"]:
+        w.say(word)
+    w.say("注册")
+    w.say(P1["name"])
+    w.tap("/id_type:0")  # a button: the agent reads its label, not "/id_type:0"
+    console = agent_console(new_page, server, ALICE)
+    before = console.waiting_ids()
+    w.say("人工")
+    handoff = console.new_handoff(before)
+
+    closed = console.api("POST", f"/handoffs/{handoff}/close")  # nobody has claimed it yet
+    assert closed.status == 409 and closed.json()["code"] == "not_claimed"
+
+    console.select(handoff)
+    console.wait_line("人工", "user")
+    texts_shown = [line["text"] for line in console.lines()]
+    assert "居民身份证" in texts_shown and "/id_type:0" not in texts_shown
+    assert "1 · " not in " ".join(texts_shown)
+    context = console.page.locator("#cc-context").inner_text()
+    assert "证件号码" in context and "id_number" not in context  # the step by its name
+    at_bottom = """() => { const l = document.getElementById('cc-transcript');
+        return l.scrollHeight > l.clientHeight + 40 && l.scrollHeight - l.scrollTop - l.clientHeight < 40; }"""
+    console.page.wait_for_function(at_bottom)  # opens at the newest line
+    screenshot(console.page, "console-long-transcript")
+
+    console.claim()
+    widget_send(w, "第一句新消息")
+    console.wait_line("第一句新消息", "user")
+    console.page.wait_for_function(at_bottom)  # stays at the bottom as lines arrive
+    console.page.evaluate("document.getElementById('cc-transcript').scrollTop = 0")  # the agent reads back
+    widget_send(w, "第二句新消息")
+    console.wait_line("第二句新消息", "user")
+    assert console.page.evaluate("document.getElementById('cc-transcript').scrollTop") == 0  # not pulled down
+
+    console.page.click("#cc-close")  # and a close that fails says why (here it goes through)
+    console.page.wait_for_selector("#cc-confirm[open]")
+    console.page.click("#cc-confirm-yes")
+    console.page.wait_for_selector("#cc-detail[data-status=closed]", state="attached")

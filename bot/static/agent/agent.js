@@ -129,9 +129,10 @@
   // -- the API ---------------------------------------------------------------------------------
 
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, code) {
       super(message || String(status));
       this.status = status;
+      this.code = code || '';
     }
   }
 
@@ -153,13 +154,14 @@
       sessionEnded('console.signin.expired');
       throw new ApiError(401, 'signed out');
     }
-    if (!res.ok) throw new ApiError(res.status, data && data.error);
+    if (!res.ok) throw new ApiError(res.status, data && data.error, data && data.code);
     return data || {};
   }
 
   function errorText(err, context) {
     if (!(err instanceof ApiError) || err.status === 0) return t('console.error.network');
     if (err.status === 409 && context === 'claim') return t('console.claim.taken');
+    if (err.code === 'not_claimed') return t('console.error.not_claimed');
     if (err.status === 403) return t('console.error.not_yours');
     if (err.status === 404) return t('console.error.not_found');
     if (err.status === 409) return t('console.error.not_open');
@@ -415,7 +417,7 @@
     el('span', {class: 'cc-q-meta'},
       el('span', {text: label('console.channel', h.channel, 'console.unknown')}),
       el('span', {text: label('console.lang', h.lang, 'console.unknown')}),
-      el('span', {text: h.step ? `${flow} · ${h.step}` : flow}),
+      el('span', {text: h.step ? `${flow} · ${label('console.step', h.step, 'console.step.none')}` : flow}),
       el('span', {text: t('console.queue.level', {level: levelText(h)})})));
     return el('li', {class: 'cc-queue-row'}, button);
   }
@@ -517,6 +519,7 @@
     S.open = {...data.handoff, fetchedAt: Date.now()};
     mergeLines(Array.isArray(data.transcript) ? data.transcript : []);
     renderDetail(false);
+    keepAtBottom();  // now that the transcript is shown, it has a height to scroll
     loadCanned(S.open.lang);
   });
 
@@ -532,7 +535,7 @@
     const ordered = [...S.lines.values()].sort((a, b) => a.id - b.id);
     const shown = [...list.children].map((n) => Number(n.dataset.id));
     const lastShown = shown.length ? shown[shown.length - 1] : -Infinity;
-    const stuck = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (initial) S.stick = true;  // a conversation opens at its newest line
     list.setAttribute('aria-busy', initial ? 'true' : 'false');
     if (added.every((line) => line.id > lastShown)) {
       for (const line of added.sort((a, b) => a.id - b.id)) list.append(lineNode(line));
@@ -541,12 +544,24 @@
     }
     list.setAttribute('aria-busy', 'false');
     S.loadedFor = S.openId;
-    if (initial || stuck) list.scrollTop = list.scrollHeight;
+    keepAtBottom();
     if (!initial) {
       const fromPerson = added.filter((line) => line.author === 'user');
       for (const line of fromPerson) announce(t('console.announce.new_message', {text: line.text}));
     }
   }
+
+  /* The transcript stays at its newest line while the agent has not scrolled up. Its size changes
+     too (it is hidden until the first load ends, the window is resized): then it is set again. */
+  function keepAtBottom() {
+    const list = $('cc-transcript');
+    if (S.stick) list.scrollTop = list.scrollHeight;
+  }
+  $('cc-transcript').addEventListener('scroll', () => {
+    const list = $('cc-transcript');
+    if (list.clientHeight) S.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  });
+  if (window.ResizeObserver) new ResizeObserver(keepAtBottom).observe($('cc-transcript'));
 
   function lineNode(line) {
     const author = ['user', 'bot', 'agent', 'system', 'note'].includes(line.author) ? line.author : 'system';
@@ -592,7 +607,7 @@
       ['console.field.channel', label('console.channel', h.channel, 'console.unknown')],
       ['console.field.lang', label('console.lang', h.lang, 'console.unknown')],
       ['console.field.flow', label('console.flow', h.flow, 'console.flow.none')],
-      ['console.field.step', h.step ? String(h.step) : t('console.step.none')],
+      ['console.field.step', label('console.step', h.step, 'console.step.none')],
       ['console.field.level', levelText(h)],
       ['console.field.requested', clock(h.requested_at)],
     ];
