@@ -334,7 +334,8 @@ def build_pressed_label(text: str, t: Translator, keys: dict[str, list[str]], fl
         candidates = ([f"{flow}.{value}"] if flow and command in keys else []) + keys.get(command, []) \
             + [prefix + value for prefix in keys.get(f"/{name}:", [])]
     else:
-        candidates = [COMMAND_LABELS.get(name, f"menu.{name}")] if not arg else []
+        # t.has() below checks each guess, so an unknown command keeps its payload.
+        candidates = [COMMAND_LABELS.get(name, "menu." + name)] if not arg else []
     return next((t(key) for key in candidates if t.has(key)), text)
 
 
