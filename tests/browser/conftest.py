@@ -56,8 +56,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
+def _fonts_config(folder: Path) -> dict[str, str]:
+    """A fontconfig that adds the product's own CJK font (the one the PDFs embed) to the system's,
+    so screenshots show Chinese text on a machine without Chinese fonts, as a reviewer expects."""
+    fonts = Path(__file__).resolve().parents[2] / "data" / "report_assets"
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+                    '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+                    f"  <dir>{fonts}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n",
+                    encoding="utf-8")
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing")
     try:
@@ -65,7 +77,8 @@ def browser() -> Iterator[Any]:
     except ImportError:
         _unavailable("the playwright package is not installed")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000,
+                                              env=_fonts_config(tmp_path_factory.mktemp("fonts")))
         yield launched
         launched.close()
 
