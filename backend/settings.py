@@ -80,6 +80,7 @@ class Settings:
     cert_trust_roots: Path | None = None
     cert_crls: tuple[Path, ...] = ()
     handoff_wait_seconds: int = 300
+    webchat_new_per_address: int = 300  # new web conversations per client address and 10 minutes
     agent_session_seconds: int = 8 * 3600
     agent_idle_seconds: int = 30 * 60
     transcript_retention_seconds: int = 30 * 24 * 3600
@@ -163,6 +164,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         cert_trust_roots=next(iter(_files(env, "CREDITBOT_CERT_TRUST_ROOTS", single=True)), None),
         cert_crls=_files(env, "CREDITBOT_CERT_CRLS"),
         handoff_wait_seconds=_int(env, "CREDITBOT_HANDOFF_WAIT", 300),
+        webchat_new_per_address=_int(env, "CREDITBOT_WEBCHAT_NEW_PER_ADDRESS", 300),
         agent_session_seconds=_int(env, "CREDITBOT_AGENT_SESSION", 8 * 3600),
         agent_idle_seconds=_int(env, "CREDITBOT_AGENT_IDLE", 30 * 60),
         dispatch_interval_seconds=float(env.get("CREDITBOT_DISPATCH_INTERVAL", "1.0")),

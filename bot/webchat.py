@@ -91,6 +91,7 @@ MAX_FILE_NAME = 80  # characters of an uploaded file's name shown in its echo
 MAX_BAD_FRAMES = 5  # per connection, then it is closed
 RATE_LIMIT = 120  # messages per session (all its tabs) and window: 2 a second, sustained
 RATE_WINDOW = 60.0  # seconds
+NEW_WINDOW = 600.0  # seconds over which new conversations per address are counted
 TURN_GRACE = 60  # seconds: a turn's lock timeout
 SEEN_TTL = 24 * 3600  # how long a client message id is remembered
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -250,6 +251,12 @@ class Connection:
             return
         session, self.cursor, self.lang = hello
         self.conversation = conversation_for(session)
+        if not await self._admitted():
+            await self._error(FrameError("too_many_conversations", "too many new conversations from this "
+                                         f"address; try again in {NEW_WINDOW / 60:g} minutes"), None)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.ws.close(1008, "too many new conversations")
+            return
         # Subscribed before the first read: an entry appended in between is read, not missed.
         async with self.log.bus.subscribe(topic(self.conversation)) as subscription:
             await greet_once(self.app, self.log, self.renderer, self.conversation, self.lang)
@@ -265,6 +272,19 @@ class Connection:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
+
+    async def _admitted(self) -> bool:
+        """A known conversation always; a new one while its address (behind a carrier's NAT, many
+        people share one) has started fewer than the configured number in the window: a flood of
+        fresh session ids would otherwise fill the database with greetings."""
+        if await self.log.outbox.since(self.conversation, 0, 1):
+            return True
+        address = self.ws.client.host if self.ws.client else "unknown"
+        key, kv = f"ratelimit:webchat_new:{address}", self.app.services.kv
+        if int(await kv.get(key) or 0) >= self.app.settings.webchat_new_per_address:
+            return False  # not counted again: the widget's reconnects do not keep the door shut
+        await kv.incr(key, NEW_WINDOW)
+        return True
 
     async def _hello(self) -> tuple[str, int, str] | None:
         try:

@@ -315,6 +315,7 @@
   // -- the connection -------------------------------------------------------------------------
   var ws = null, attempt = 0, retryTimer = 0;
 
+  var pausedUntil = 0;
   function connect() {
     clearTimeout(retryTimer);
     if (ws) return;
@@ -338,6 +339,7 @@
       setTyping(false);
       setStatus("widget.reconnecting");
       var delay = Math.min(5000, 400 * Math.pow(2, attempt++)) * (0.75 + Math.random() / 2);
+      delay = Math.max(delay, pausedUntil - Date.now());  // the server asked us to wait
       retryTimer = setTimeout(connect, delay);
     };
   }
@@ -347,6 +349,7 @@
     else if (frame.type === "typing") setTyping(frame.on === true);
     else if (frame.type === "ready") { attempt = 0; setStatus("widget.connected"); }
     else if (frame.type === "error") {
+      if (frame.code === "too_many_conversations") pausedUntil = Date.now() + 60000;
       if (frame.id) settle(frame.id, frame.code); else notice(t("widget.error." + frame.code));
     }
   }

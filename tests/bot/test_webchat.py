@@ -7,6 +7,7 @@ import base64
 import json
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -209,6 +210,7 @@ class FakeSocket:
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.incoming.put_nowait({"type": "websocket.receive", "text": json.dumps(hello)})
         self.sent: list[Frame] = []
+        self.client = None  # as Starlette's WebSocket when the address is unknown
 
     async def accept(self) -> None:
         pass
@@ -353,3 +355,26 @@ async def test_proactive_messages_land_in_the_web_log(app: App) -> None:
         assert (await subscription.get(1.0)) is not None
     assert [body["text"] for _, body in await app.services.outbox.since(conversation)] == ["你的报告已生成"]
 
+
+
+async def test_new_conversations_per_address_are_capped_but_known_ones_always_connect(tmp_path: Path) -> None:
+    """A flood of fresh session ids would fill the database with greetings; the cap is a setting,
+    high by default since a carrier's NAT puts many people behind one address."""
+    proc = ServerProcess(tmp_path / "var", CREDITBOT_WEBCHAT_NEW_PER_ADDRESS=3)
+    await proc.start()
+    try:
+        known = new_session()
+        tabs = [await Tab.open(proc, s) for s in (known, new_session(), new_session())]
+        refused = Tab(await connect(f"ws://127.0.0.1:{proc.port}/ws/chat"))
+        await refused.ws.send(json.dumps({"type": "hello", "session": new_session(), "after": 0, "lang": "zh"}))
+        error = await refused.until(lambda f: f["type"] == "error")
+        assert error["code"] == "too_many_conversations" and "id" not in error
+        with pytest.raises(ConnectionClosed) as closed:
+            await refused.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        again = await Tab.open(proc, known)  # a conversation that exists is never refused
+        assert again.seqs == tabs[0].seqs
+        for tab in [*tabs, again]:
+            await tab.close()
+    finally:
+        await proc.astop()
