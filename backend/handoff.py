@@ -151,7 +151,9 @@ class AgentDirectory:
         locked after too many wrong passwords (per username, whatever the address) look the same."""
         username = username.strip()
         failures_key = FAILURES_PREFIX + hashlib.sha256(username.lower().encode()).hexdigest()
-        locked = int(await self._kv.get(failures_key) or 0) >= MAX_FAILURES
+        # Counted before the check, atomically: parallel guesses each take a place, so no more than
+        # MAX_FAILURES are ever checked in a window; a right password clears the count.
+        locked = await self._kv.incr(failures_key, ttl=FAILURE_WINDOW) > MAX_FAILURES
         async with self._db.transaction() as session:
             row = await session.scalar(select(Agent).where(Agent.username == username))
             hashed = row.password_hash if row is not None else _DUMMY_HASH  # same work for unknown names
@@ -160,8 +162,6 @@ class AgentDirectory:
             actor = f"agent:{row.id}" if row is not None else "agent:unknown"
             action = "agent.sign_in" if ok else "agent.sign_in_locked" if locked else "agent.sign_in_failed"
             await self._audit.record(session, actor, action, None, client=client[:64])
-        if not right and not locked:
-            await self._kv.incr(failures_key, ttl=FAILURE_WINDOW)
         if not ok or row is None:
             return None
         await self._kv.delete(failures_key)

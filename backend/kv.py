@@ -24,7 +24,7 @@ class KeyValueStore(Protocol):
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
     async def add(self, key: str, value: Any, ttl: float | None = None) -> bool: ...
     async def delete(self, key: str) -> None: ...
-    async def incr(self, key: str, ttl: float) -> int: ...
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
     def lock(self, key: str, timeout: float = 60.0) -> Any: ...
     async def close(self) -> None: ...
@@ -66,12 +66,12 @@ class MemoryKeyValueStore:
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         raw = self._live(key)
         if raw is None:
-            await self.set(key, 1, ttl)
-            return 1
-        value = int(self._loads(raw)) + 1
+            await self.set(key, amount, ttl)
+            return amount
+        value = int(self._loads(raw)) + amount
         self._data[key] = (self._dumps(value), self._data[key][1])
         return value
 
@@ -134,9 +134,9 @@ class RedisKeyValueStore:
     async def delete(self, key: str) -> None:
         await self.client.delete(self._k(key))
 
-    async def incr(self, key: str, ttl: float) -> int:
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(self._k(key))
+            pipe.incrby(self._k(key), amount)
             pipe.pexpire(self._k(key), _ms(ttl), nx=True)
             value, _ = await pipe.execute()
         return int(value)

@@ -72,8 +72,10 @@ class Console:
         if not _csrf_ok(request):
             return _error(403, "missing console header")
         client = request.client.host if request.client else "unknown"
-        failures_key = f"ratelimit:agent_login:{client}"
-        if int(await self.app.services.kv.get(failures_key) or 0) >= LOGIN_LIMIT:
+        # Counted before the check, atomically (parallel attempts each take a place); a successful
+        # sign-in gives its place back, so only failures add up.
+        failures_key, kv = f"ratelimit:agent_login:{client}", self.app.services.kv
+        if await kv.incr(failures_key, LOGIN_WINDOW) > LOGIN_LIMIT:
             return _error(429, "too many failed sign-ins from this address; wait a few minutes")
         try:
             body = await request.json()
@@ -84,8 +86,8 @@ class Console:
             return _error(400, 'expected {"username": "...", "password": "..."}')
         signed = await self.agents.sign_in(body["username"], body["password"], client)
         if signed is None:
-            await self.app.services.kv.incr(failures_key, LOGIN_WINDOW)
             return _error(401, "wrong username or password")
+        await kv.incr(failures_key, LOGIN_WINDOW, -1)
         token, agent = signed
         response = _json({"agent": _agent_json(agent)})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/agent",

@@ -182,6 +182,22 @@ async def test_disabling_an_agent_ends_their_open_session_at_once(server: Server
         await agent.aclose()
 
 
+async def test_parallel_sign_ins_cannot_outrun_the_address_limit(tmp_path: Path) -> None:
+    from bot.agent_console import LOGIN_LIMIT
+
+    proc = ServerProcess(tmp_path / "var")
+    await proc.start()
+    try:
+        assert add_agent(proc, "li", "小李").returncode == 0
+        async with httpx.AsyncClient(base_url=proc.url, timeout=60, headers=HEADER) as client:
+            attempts = [client.post("/agent/api/login", json={"username": "li", "password": f"guess {n}"})
+                        for n in range(2 * LOGIN_LIMIT)]
+            statuses = [r.status_code for r in await asyncio.gather(*attempts)]
+            assert statuses.count(401) <= LOGIN_LIMIT and statuses.count(429) >= LOGIN_LIMIT
+    finally:
+        await proc.astop()
+
+
 async def test_whole_handoff_over_http(server: ServerProcess, client: httpx.AsyncClient, li: Agent) -> None:
     person = Person(client, server.url)
     before = {h["id"] for h in await li.queue()}

@@ -198,6 +198,21 @@ async def test_wrong_passwords_lock_a_username_from_any_address_for_a_while(app:
     assert actions.count("agent.sign_in_locked") == 2
 
 
+async def test_parallel_guesses_cannot_outrun_the_username_lock(app: App) -> None:
+    import asyncio
+
+    from backend.handoff import MAX_FAILURES
+
+    directory = app.services.agents
+    await directory.add("li.agent", "小李", AGENT_PASSWORD)
+    guesses = [directory.sign_in("li.agent", f"guess number {n}") for n in range(4 * MAX_FAILURES)]
+    await asyncio.gather(*guesses, directory.sign_in("li.agent", AGENT_PASSWORD))
+    async with app.services.db.sessions() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert actions.count("agent.sign_in_failed") <= MAX_FAILURES  # the rest were refused unchecked
+    assert actions.count("agent.sign_in_locked") >= 3 * MAX_FAILURES
+
+
 async def test_a_disabled_agent_loses_open_sessions_and_cannot_sign_in(app: App) -> None:
     directory = app.services.agents
     await directory.add("li.agent", "小李", AGENT_PASSWORD)
