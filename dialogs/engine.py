@@ -40,7 +40,7 @@ from dialogs.catalog import LANGS, Translator, pick_lang
 from dialogs.context import Ctx, Transition
 from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
 from dialogs.intents import Intent, global_word, recognise
-from dialogs.masking import hide, mask_free_text, mask_input, mask_numbers, normalise, password_candidates
+from dialogs.masking import SECRET, hide, mask_input, mask_names, mask_numbers, normalise, password_candidates
 from dialogs.types import ConversationState, Delete, Document, Frame, Image, Reply, Text, Turn
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Engine:
             if state.get("handoff") and await self._with_agent(ctx):
                 await self.save(turn.conversation_id, ctx.state)
                 return ctx.replies
-            echo = self._echo(turn, state)
+            echo = await self._masked_own(turn, state, self._echo(turn, state), own_password=True)
             await self._turn(ctx)
             await self.save(turn.conversation_id, ctx.state)
             await self._record(turn.conversation_id, [("user", echo)], ctx.replies, ctx.state.get("handoff"))
@@ -101,25 +101,26 @@ class Engine:
         """The user's message as others may see it (web chat echo, agents' transcript), masked for
         the question it answers; read before the turn runs, since the turn moves the question on."""
         state = await self.load(turn)
-        if state.get("handoff"):
-            return await self._words_for_agent(turn, state, own_password=False)
-        return self._echo(turn, state)
+        return await self._masked_own(turn, state, self._echo(turn, state), own_password=False)
 
-    async def _words_for_agent(self, turn: Turn, state: ConversationState, own_password: bool) -> str:
-        """Free words during a handoff, masked: numbers, anything named as a password or code, and,
-        for a logged-in person, their own name and (in the agents' copy only, never in the echo the
-        person sees, so it is no guessing oracle) any token that is their password."""
+    async def _masked_own(self, turn: Turn, state: ConversationState, shown: str, own_password: bool) -> str:
+        """`shown` (already masked for the question it answers) with the logged-in person's own name
+        masked and, in the agents' copy only (never in the echo the person sees, so it is no guessing
+        oracle), any token that is their password hidden: typed by mistake or in words to an agent."""
         account_id = state.get("account_id")
-        if turn.kind not in ("text", "button") or account_id is None:
-            return self._echo(turn, state)
+        if account_id is None or turn.kind != "text" or shown == SECRET:
+            return shown
         raw = normalise(turn.text or "").strip()
         accounts = self.services.accounts
+        pairs = password_candidates(raw) if own_password else []
         try:
             name = (await accounts.get(account_id)).name
-            hidden = await accounts.passwords_among(account_id, password_candidates(raw)) if own_password else []
+            matched = set(await accounts.passwords_among(account_id, [plain for _, plain in pairs])) if pairs else set()
         except AccountNotFoundError:
-            return self._echo(turn, state)
-        return mask_free_text(hide(raw, hidden), [name])
+            return shown
+        typed = [token for token, plain in pairs if plain in matched]
+        shown = hide(shown, [form for token in typed for form in (token, mask_numbers(token))])
+        return mask_names(shown, [name])
 
     def _echo(self, turn: Turn, state: ConversationState) -> str:
         if state.get("handoff"):  # words for the agent, not an answer to the open question
@@ -463,7 +464,7 @@ class Engine:
         elif ctx.turn.kind not in ("text", "button") or not (ctx.turn.text or "").strip():
             ctx.say("agent.text_only")
         else:
-            shown = await self._words_for_agent(ctx.turn, ctx.state, own_password=True)
+            shown = await self._masked_own(ctx.turn, ctx.state, self._echo(ctx.turn, ctx.state), own_password=True)
             await desk.record(ctx.conversation_id, [("user", shown)], view.id)
             if view.status == "waiting":
                 ctx.say("agent.waiting", position=await desk.position(view))

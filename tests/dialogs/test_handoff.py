@@ -302,6 +302,15 @@ async def test_a_command_word_at_the_name_question_is_not_masked_as_a_name(app: 
     ("my password is Passw0rd!2026x", "Passw0rd"),
     ("…密码Zhengshu2026! 验证码692922", "Zhengshu"),
     ("PIN 4321", "4321"),
+    ("pw Zhengshu2026!", "Zhengshu"),
+    ("密碼 Zhengshu2026!", "Zhengshu"),
+    ("密码 Ｚｈｅｎｇｓｈｕ２０２６！", "！"),
+    ("Zhengshu2026! 就是它", "Zhengshu"),  # looks like a password: letters, digits and a symbol
+    ("一五五零零零零零一零一", "零零零零"),
+    ("1990年03月07日出生", "1990"),
+    ("110105;1990;0307;1239", "1990"),
+    ("110105|1990|0307|1239", "0307"),
+    ("①⑤⑤⓪⓪⓪⓪⓪①⓪①", "⓪⓪"),
 ])
 def test_free_text_masks_every_accepted_shape(typed: str, hidden: str) -> None:
     from dialogs.masking import mask_free_text
@@ -317,6 +326,9 @@ def test_free_text_masking_keeps_ordinary_words_readable() -> None:
     assert mask_free_text("生日 1990-03-07") == "生日 ********"  # a date of birth is masked
     assert mask_free_text("shopping123 ok") == "shopping123 ok"
     assert mask_free_text("我叫王小明", ["王小明"]) == "我叫王*明"
+    for spaced in ("王 小明", "王·小明", "王小\n明"):
+        assert mask_free_text(spaced, ["王小明"]) == "王*明"
+    assert mask_free_text("wangxm01 是我的登录名") == "wangxm01 是我的登录名"  # no symbol: a login name
 
 
 async def test_a_logged_in_persons_name_and_password_never_reach_the_agent(app: App, chat: Chat) -> None:
@@ -375,3 +387,15 @@ async def test_credit_data_never_reaches_the_agents_transcript(app: App, clock: 
     assert summary not in shown and question not in shown
     assert [text for author, text in lines if author == "bot"].count(PRIVATE_PLACEHOLDER) >= 2
     assert ("user", "••••••") in lines  # the answer picked
+
+
+async def test_words_before_the_handoff_get_the_same_care(app: App, chat: Chat) -> None:
+    """The agent reads the conversation from its start: a logged-in person's name and password typed
+    before asking for a person are hidden there too."""
+    await register(chat)
+    await log_in(chat)
+    await chat.say(f"我是{P1['name'].replace('小', ' 小')}")
+    await chat.say(PASSWORD)  # typed where no question asked for it
+    await chat.say("转人工")
+    lines = "\n".join(text for author, text in await transcript_texts(app, chat.conversation_id) if author == "user")
+    assert PASSWORD not in lines and "小明" not in lines
