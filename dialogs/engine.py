@@ -127,9 +127,18 @@ class Engine:
             return mask_input(turn.text, turn.kind)
         slot = self._asked_slot(state)
         secret = bool(state.get("secret_pending")) or (slot is not None and (slot.hidden or slot.private))
+        if secret and self._is_spaced_command(turn.text):  # "/lang en" from a header button
+            secret = False
         if not secret and self._is_command(turn.text):  # "人工" at the name question is no name
             return mask_input(turn.text, turn.kind)
         return mask_input(turn.text, turn.kind, slot.name if slot else None, secret)
+
+    def _is_spaced_command(self, text: str | None) -> bool:
+        """"/lang en" and the like: a command with an argument, which no secret answer can be (no
+        password, code or card number starts with "/" and holds a space)."""
+        text = (text or "").strip()
+        name = text[1:].partition(" ")[0].split("@", 1)[0].lower()
+        return text.startswith("/") and " " in text and self._is_command(text) and self._known_command(name)
 
     def _is_command(self, text: str | None) -> bool:
         """The same test as _command_of, for a question that is not secret."""
@@ -443,6 +452,9 @@ class Engine:
             command = None  # "菜单", "取消" said to a person are words for them, not a way out
             ctx.say("agent.how_to_leave")
         if command in LEAVE_HANDOFF or command == "bot":
+            # Written before the end, so the handoff's own transcript (read up to its end) shows it.
+            await desk.record(ctx.conversation_id, [("user", self._echo(ctx.turn, ctx.state)),
+                                                    ("system", ctx.t("agent.person_left"))], view.id)
             await desk.leave(ctx.conversation_id)
             ctx.state.pop("handoff", None)  # type: ignore[misc]
             ctx.say("agent.left")

@@ -399,3 +399,23 @@ async def test_words_before_the_handoff_get_the_same_care(app: App, chat: Chat) 
     await chat.say("转人工")
     lines = "\n".join(text for author, text in await transcript_texts(app, chat.conversation_id) if author == "user")
     assert PASSWORD not in lines and "小明" not in lines
+
+
+async def test_the_agent_sees_that_the_person_left(app: App, chat: Chat) -> None:
+    await register_until(chat, "phone")
+    await chat.say("人工")
+    li = await agent(app)
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, li)
+    await chat.say("返回机器人")
+    ended = await app.services.handoffs.get(view.id, li)
+    assert (ended.status, ended.ended_by) == ("returned", "person")
+    lines = [(line.author, line.text) for line in await app.services.handoffs.transcript(ended)]
+    assert lines[-2:] == [("user", "返回机器人"), ("system", T("agent.person_left"))]
+
+
+async def test_a_language_button_at_a_secret_question_is_not_shown_as_a_secret(app: App, chat: Chat) -> None:
+    await register_until(chat, "password")
+    for text, shown in (("/lang en", "/lang en"), ("Abc12345!", "••••••"), ("/notacommand x", "••••••")):
+        turn = Turn(channel="rest", conversation_id=chat.conversation_id, text=text, kind="button")
+        assert await app.engine.echo(turn) == shown
