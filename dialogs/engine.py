@@ -339,6 +339,10 @@ class Engine:
             ctx.say("error.not_text_idle")
             texts.menu(ctx)
             return
+        if BUTTON_PAYLOAD.fullmatch(ctx.turn.text.strip()):  # an answer button of a finished question
+            ctx.say("error.stale_button_idle")
+            texts.menu(ctx)
+            return
         intent = await self._intent(ctx.turn.text)
         if intent is None:
             ctx.say("error.not_understood")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes import CAPTCHA, P1, Chat, texts_of
+from fakes import CAPTCHA, P1, Chat, register, texts_of
 from flowkit import (
     P2,
     P4,
@@ -264,6 +264,14 @@ async def test_a_button_from_an_earlier_question_is_refused(app: App, chat: Chat
     replies = await chat.tap("/id_type:2")
     assert T("error.stale_button") in texts_of(replies)
     assert last_text(replies) == prompt("login_name")
+
+
+async def test_a_button_of_a_finished_registration_says_it_is_stale(app: App, chat: Chat) -> None:
+    await register(chat)
+    replies = await chat.tap("/agreement:accept")
+    assert T("error.stale_button_idle") in texts_of(replies)
+    assert "/register" in buttons_of(replies) or "/login" in buttons_of(replies)  # the menu follows
+    assert await accounts_count(app) == 1
 
 
 # -- cancel, back, help, not text ---------------------------------------------------------------
