@@ -29,6 +29,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.handoff import AGENTS_TOPIC, AgentView, HandoffError, HandoffView, NotFound, NotOpen
+from bot.json_in import parse_id, parse_object
 from bot.wiring import App
 from dialogs.catalog import LANGS, Translator, load_catalog
 from dialogs.types import Text
@@ -42,6 +43,7 @@ STATIC = Path(__file__).resolve().parent / "static" / "agent"
 LOGIN_LIMIT = 20  # failed sign-ins per client address and window (a whole office may share one)
 LOGIN_WINDOW = 300.0
 SESSION_CHECK_SECONDS = 30.0
+MAX_BODY = 64 * 1024  # a sign-in or an agent's reply; the desk limits the text itself
 STATUS = {"not_found": 404, "not_yours": 403, "already_claimed": 409, "not_open": 409, "bad_input": 400}
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                     "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
@@ -77,11 +79,8 @@ class Console:
         failures_key, kv = f"ratelimit:agent_login:{client}", self.app.services.kv
         if await kv.incr(failures_key, LOGIN_WINDOW) > LOGIN_LIMIT:
             return _error(429, "too many failed sign-ins from this address; wait a few minutes")
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
+        body = parse_object(await request.body(), MAX_BODY)
+        if body is None or not isinstance(body.get("username"), str) \
                 or not isinstance(body.get("password"), str) or len(body["password"]) > 200:
             return _error(400, 'expected {"username": "...", "password": "..."}')
         signed = await self.agents.sign_in(body["username"], body["password"], client)
@@ -250,17 +249,13 @@ class Console:
         agent = await self.agent_of(request)
         if agent is None:
             return _error(401, "signed out")
-        try:
-            handoff_id = int(request.path_params["handoff_id"])
-        except ValueError:
+        handoff_id = parse_id(request.path_params["handoff_id"])
+        if handoff_id is None:  # not a number, or beyond the database's ids: nothing to find
             return _error(404, "no such conversation")
         body: dict[str, Any] = {}
-        if state_changing and (await request.body()):
-            try:
-                parsed = await request.json()
-            except ValueError:
-                return _error(400, "expected a JSON object")
-            if not isinstance(parsed, dict):
+        if state_changing and (raw := await request.body()):
+            parsed = parse_object(raw, MAX_BODY)
+            if parsed is None:
                 return _error(400, "expected a JSON object")
             body = parsed
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from backend.queries import RequestView
 from backend.reports import build_report_data
 from backend.services import Services
 from backend.sms import SandboxSms
+from bot.json_in import parse_object
 from dialogs.catalog import Translator
 from dialogs.results import build_hint_text
 from dialogs.types import Reply
@@ -123,13 +123,7 @@ async def _authenticate(services: Services, secret: str, headers: Mapping[str, s
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    if len(body) > MAX_BODY:
-        return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return parse_object(body, MAX_BODY) or {}
 
 
 def _error(status: int, message: str) -> JSONResponse:

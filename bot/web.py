@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from backend.report_check import (
 )
 from bot.agent_console import console_routes
 from bot.errors import handle_safely
+from bot.json_in import parse_object
 from bot.sms_inbound import sms_routes
 from bot.webchat import SESSION_HEADER, session_owns, webchat_routes
 from bot.wiring import App
@@ -50,14 +50,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def _json(request: Request, limit: int = MAX_BODY) -> dict[str, Any] | None:
-    body = await request.body()
-    if len(body) > limit:
-        return None
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+    return parse_object(await request.body(), limit)
 
 
 def rest_routes(app: App) -> list[Route]:

@@ -53,7 +53,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,10 +66,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend.bus import Bus, Subscription
 from backend.delivery import Delivery
+from backend.errors import AccountNotFoundError
 from backend.outbox import FileStore, Outbox
 from bot.errors import handle_safely
+from bot.json_in import parse_object
 from dialogs.catalog import LANGS, load_catalog
-from dialogs.masking import SECRET
+from dialogs.masking import SECRET, mask_free_text
 from dialogs.types import Attachment, Delete, Document, Image, Reply, Text, Turn, Typing
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ REPLAY_BATCH = 200
 MAX_FRAME = 400 * 1024  # characters: a 256 KB file in base64 plus its envelope
 MAX_TEXT = 4096
 MAX_TITLE = 200
+NAME_SLOTS = ("name",)  # slots whose answer is a person's name
+MAX_TITLE_SHOWN = 40  # characters of a button title shown in its echo
 MAX_FILE_NAME = 80  # characters of an uploaded file's name shown in its echo
 MAX_BAD_FRAMES = 5  # per connection, then it is closed
 RATE_LIMIT = 120  # messages per session (all its tabs) and window: 2 a second, sustained
@@ -215,11 +219,7 @@ def parse_message(frame: dict[str, Any], parse_file: FileParser) -> tuple[str, s
 
 
 def _decode(raw: str) -> dict[str, Any] | None:
-    try:
-        frame = json.loads(raw)
-    except ValueError:
-        return None
-    return frame if isinstance(frame, dict) else None
+    return parse_object(raw)
 
 
 class FrameError(Exception):
@@ -389,13 +389,30 @@ def turn_lock(conversation_id: str) -> str:
     return f"webchat:turn:{conversation_id}"
 
 
-def build_echo(echo: str, title: str | None, file: Attachment | None) -> str:
-    """What the person's own bubble shows: the button's title, or the file's name after its 📎."""
-    if title and echo != SECRET:
-        return title[:MAX_TITLE]
+def build_echo(echo: str, title: str | None, file: Attachment | None, names: Iterable[str] = ()) -> str:
+    """What the person's own bubble shows: the button's title, or the file's name after its 📎.
+
+    Both come from the client as they are, so both are masked like free text (every tab and the
+    log see them); a title is only the label of a button, so it is kept short.
+    """
+    if title and title.strip() and echo != SECRET:
+        return mask_free_text(title[:MAX_TITLE], names)[:MAX_TITLE_SHOWN]
     if file is not None and file.name:
-        return f"{echo} {file.name[:MAX_FILE_NAME]}"
+        return f"{echo} {mask_free_text(file.name, names)[:MAX_FILE_NAME]}"
     return echo
+
+
+async def known_names(app: App, turn: Turn) -> list[str]:
+    """Names the conversation knows (the signed-in person's, one typed at a name question): masked
+    in what the client sent besides its text, which the engine's echo does not see."""
+    state = await app.engine.load(turn)
+    slots = state.get("slots") or {}
+    names = [value for key, value in slots.items() if key in NAME_SLOTS and isinstance(value, str)]
+    account_id = state.get("account_id")
+    if account_id is not None:
+        with contextlib.suppress(AccountNotFoundError):
+            names.append((await app.services.accounts.get(account_id)).name)
+    return names
 
 
 async def answer(app: App, renderer: WebRenderer, turn: Turn) -> list[dict[str, Any]]:
@@ -430,7 +447,8 @@ async def run_turn(app: App, log: WebLog, renderer: WebRenderer, turn: Turn, tit
     await log.typing(conversation, True)
     try:
         async with kv.lock(turn_lock(conversation)):
-            shown = build_echo(await app.engine.echo(turn), title, turn.attachment)
+            names = await known_names(app, turn) if title or turn.attachment else []
+            shown = build_echo(await app.engine.echo(turn), title, turn.attachment, names)
             await log.append(conversation, [{"from": "user", "text": shown, "client_id": client_id}])
             await log.append(conversation, await answer(app, renderer, turn))
     finally:
