@@ -41,6 +41,14 @@ def add_agent(server: ServerProcess, username: str, display_name: str, password:
     assert done.returncode == 0, done.stderr + done.stdout
 
 
+def set_agent_disabled(server: ServerProcess, username: str, disabled: bool) -> None:
+    """`creditbot agent disable|enable`: disabling ends the agent's open sessions."""
+    done = subprocess.run([sys.executable, "-m", "bot", "agent", "disable" if disabled else "enable",
+                           "--username", username],
+                          cwd=REPO, env=server.env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
 # -- the person's side -------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from agent_helpers import (
     RestPerson,
     ThreadedFakeBotApi,
     add_agent,
+    set_agent_disabled,
     wait_until,
     widget_send,
 )
@@ -125,6 +126,8 @@ def test_widget_handoff_claim_talk_note_and_hand_back_to_the_open_question(
     screenshot(person_page, "widget-with-agent")
 
     console.finish("handback")
+    assert console.page.locator("#cc-detail").get_attribute("data-ended-by") == "agent"
+    assert console.page.locator("#cc-detail-status").inner_text() == "已交还机器人"
     w.wait_text("我们接着刚才的步骤继续")
     w.wait_text("请输入您的姓名")  # the open question, asked again
     shown = texts(w.entries())
@@ -318,7 +321,7 @@ def test_wrong_password_is_refused_and_an_expired_session_returns_to_sign_in(
     assert console.api("GET", "/me").status == 401
     page.evaluate("CreditbotConsole.drop()")  # the next thing the console does finds out
     page.wait_for_selector("#cc[data-view=signin]", state="attached")
-    assert "登录已过期" in page.locator("#cc-signin-notice").inner_text()
+    assert "登录已失效" in page.locator("#cc-signin-notice").inner_text()
     assert page.locator("#cc-queue-list .cc-queue-item").count() == 0
     screenshot(page, "console-session-expired-phone")
 
@@ -368,3 +371,101 @@ def test_the_transcript_opens_at_the_newest_line_with_buttons_as_their_labels_an
     console.page.wait_for_selector("#cc-confirm[open]")
     console.page.click("#cc-confirm-yes")
     console.page.wait_for_selector("#cc-detail[data-status=closed]", state="attached")
+
+
+# --------------------------------------------------------------------------- download, who ended it
+
+
+def test_the_transcript_downloads_as_text_and_the_status_says_who_ended_the_conversation(
+        server: ServerProcess, new_page: Any, screenshot: Any) -> None:
+    console = agent_console(new_page, server, ALICE)
+    page = console.page
+    before = console.waiting_ids()
+    person = RestPerson(server, "rest-leaves-1")
+    person.say("人工")
+    handoff = console.new_handoff(before)
+    console.select(handoff)
+    console.claim()
+    console.reply("您好，我是客服，请问有什么可以帮您")
+
+    # The README's plain-text transcript download, as a labelled link in the conversation view.
+    link = page.get_by_role("link", name="下载对话记录（纯文本）")
+    assert link.is_visible()
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == f"handoff-{handoff}.txt"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert "您好，我是客服，请问有什么可以帮您" in text and "人工" in text
+    assert "<" not in text.split("\n", 1)[0]  # plain text, not a page
+    page.click("#cc-lang")
+    page.get_by_role("link", name="Download transcript (plain text)").wait_for()
+    page.click("#cc-lang")
+
+    # The person leaves on their own: not "handed back to the bot".
+    person.say("返回机器人")
+    page.wait_for_selector("#cc-detail[data-status=returned][data-ended-by=person]", state="attached")
+    assert page.locator("#cc-detail-status").inner_text() == "用户已返回自助服务"
+    assert link.is_visible()  # an ended conversation can still be downloaded
+    screenshot(page, "console-person-left")
+    page.click("#cc-lang")
+    page.wait_for_function("document.querySelector('#cc-detail-status').textContent"
+                           " === 'The person went back to self-service'")
+    page.click("#cc-lang")
+
+    # Nobody claimed it in time (the server's wait is minutes; the answer is rewritten to say so).
+    def timed_out(route: Any) -> None:
+        answer = route.fetch()
+        data = answer.json()
+        data["handoff"].update(status="timed_out", ended_by="system", agent_id=None, agent=None)
+        route.fulfill(response=answer, json=data)
+    page.route(f"**/agent/api/handoffs/{handoff}", timed_out)
+    page.evaluate("CreditbotConsole.drop()")  # reconnecting refetches the open conversation
+    page.wait_for_selector("#cc-detail[data-status=timed_out][data-ended-by=system]", state="attached")
+    assert page.locator("#cc-detail-status").inner_text() == "等待超时，已转回自助服务"
+
+
+# --------------------------------------------------------------------------- a reply outlives the session
+
+
+def test_a_typed_reply_survives_the_session_ending_and_comes_back_after_sign_in(
+        server: ServerProcess, new_page: Any, screenshot: Any) -> None:
+    carol = ("carol", "Carol 张")
+    add_agent(server, carol[0], carol[1], PASSWORD)
+    console = agent_console(new_page, server, carol)
+    page = console.page
+    before = console.waiting_ids()
+    person = RestPerson(server, "rest-draft-1")
+    person.say("人工")
+    handoff = console.new_handoff(before)
+    console.select(handoff)
+    console.claim()
+    person.wait_text("Carol 张")
+
+    draft = "您的报告预计两个工作日内出来，\n请留意短信通知"
+    page.fill("#cc-reply", draft)
+    set_agent_disabled(server, carol[0], True)  # an operator disables the account: its sessions end
+    page.locator("#cc-reply").press("Enter")
+    page.wait_for_selector("#cc[data-view=signin]", state="attached")
+    assert "登录已失效" in page.locator("#cc-signin-notice").inner_text()
+    assert page.locator("#cc-signin-draft").is_visible()
+    assert "未发送的回复已保留" in page.locator("#cc-signin-draft").inner_text()
+    assert draft not in page.content()  # nothing of the conversation stays in the page meanwhile
+    screenshot(page, "console-session-ended-draft-kept")
+
+    # Still disabled: the usual answer, nothing about the account.
+    page.fill("#cc-username", carol[0])
+    page.fill("#cc-password", PASSWORD)
+    page.click("#cc-signin-submit")
+    page.locator("#cc-signin-error").wait_for()
+    assert "用户名或密码不正确" in page.locator("#cc-signin-error").inner_text()
+
+    set_agent_disabled(server, carol[0], False)
+    console.sign_in(carol[0], PASSWORD)
+    page.wait_for_function("([id, text]) => document.querySelector('#cc-detail').dataset.handoffId === id"
+                           " && document.querySelector('#cc-reply').value === text", arg=[str(handoff), draft])
+    assert page.locator("#cc-signin-draft").is_hidden()
+    assert "未发送的回复已放回回复框" in page.locator("#cc-detail-info").inner_text()
+    page.locator("#cc-reply").press("Enter")
+    console.wait_line("请留意短信通知", "agent")
+    person.wait_text("两个工作日")

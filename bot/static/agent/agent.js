@@ -26,6 +26,9 @@
     canned: {}, cannedLang: null,
     ws: null, wsTries: 0, wsTimer: null, pollTimer: null, tickTimer: null,
     signedIn: false,
+    // A reply typed but not sent when the session ended: {agentId, handoffId, text}. Memory only;
+    // it goes back into the reply box when the same agent signs in again.
+    draft: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -187,6 +190,7 @@
     notice.textContent = noticeKey ? t(noticeKey) : '';
     notice.dataset.key = noticeKey || '';
     show(notice, Boolean(noticeKey));
+    show($('cc-signin-draft'), Boolean(S.draft));
     show($('cc-signin-error'), false);
     $('cc-password').value = '';
     $('cc-username').focus();
@@ -209,6 +213,7 @@
       const data = await api('POST', '/login', {username, password});
       $('cc-password').value = '';
       show($('cc-signin-notice'), false);
+      show($('cc-signin-draft'), false);
       await startConsole(data.agent);
     } catch (err) {
       error.textContent = err.status === 401 ? t('console.signin.error.wrong')
@@ -229,6 +234,9 @@
 
   function sessionEnded(noticeKey) {
     if (!S.signedIn && $('cc').dataset.view === 'signin') return;
+    const unsent = $('cc-reply').value;
+    S.draft = S.me && S.openId !== null && unsent.trim() && noticeKey !== 'console.signin.signed_out'
+      ? {agentId: S.me.id, handoffId: S.openId, text: unsent} : null;
     S.signedIn = false;
     S.me = null;
     stopLive();
@@ -255,6 +263,27 @@
     S.tickTimer = setInterval(tick, 1000);
     const first = $('cc-queue-list').querySelector('button');
     (first || $('cc-queue-heading')).focus();
+    await restoreDraft();
+  }
+
+  /* After the session ended mid-reply: the same agent gets the conversation back with the reply
+     in the box; if it is no longer theirs, the text is shown so it is not lost. Another agent
+     signing in on this browser never sees it. */
+  async function restoreDraft() {
+    const draft = S.draft;
+    S.draft = null;
+    if (!draft || !S.me || S.me.id !== draft.agentId) return;
+    await openHandoff(draft.handoffId);
+    if (S.openId !== draft.handoffId) return;
+    if (!$('cc-work').hidden) {
+      const box = $('cc-reply');
+      box.value = draft.text;
+      showInfo(t('console.draft.restored'));
+      box.focus();
+      box.setSelectionRange(box.value.length, box.value.length);
+    } else {
+      showInfo(t('console.draft.not_sent', {text: draft.text}));
+    }
   }
 
   function renderWho() {
@@ -474,7 +503,7 @@
       if (Number(node.dataset.handoffId) === id) node.setAttribute('aria-current', 'true');
       else node.removeAttribute('aria-current');
     }
-    refreshDetail().then(() => {
+    return refreshDetail().then(() => {
       const heading = $('cc-detail-heading');
       if (!$('cc-detail-body').hidden) {
         heading.focus();
@@ -596,6 +625,8 @@
       text = t('console.detail.waiting', {position: h.position || '', time: duration(waitedNow(h))});
     } else if (h.status === 'active') {
       text = mine ? t('console.detail.mine') : t('console.queue.held_by', {agent: h.agent || '?'});
+    } else if (h.status === 'returned' && h.ended_by === 'person') {
+      text = t('console.status.left_by_person');  // not "handed back": nobody here did it
     } else {
       text = label('console.status', h.status, 'console.unknown');
     }
@@ -623,12 +654,17 @@
     const mine = Boolean(h && S.me && h.status === 'active' && h.agent_id === S.me.id);
     detail.dataset.handoffId = S.openId === null ? '' : String(S.openId);
     detail.dataset.status = h ? h.status : '';
+    detail.dataset.endedBy = h && h.ended_by ? h.ended_by : '';
     detail.dataset.mine = String(mine);
     $('cc-detail-heading').textContent = S.openId === null ? '' : t('console.detail.heading', {id: S.openId});
     $('cc-detail-status').textContent = '';
     $('cc-context').replaceChildren(...(h ? contextRows(h) : []));
     $('cc-transcript-heading').textContent = !h ? ''
       : t(h.status === 'waiting' ? 'console.transcript.preview' : 'console.transcript.heading');
+    const download = $('cc-download');
+    if (h) download.href = `${API}/handoffs/${encodeURIComponent(h.id)}/transcript.txt`;
+    download.setAttribute('download', h ? `handoff-${Number(h.id)}.txt` : '');
+    show(download, Boolean(h));
     show($('cc-claim-bar'), Boolean(h && h.status === 'waiting'));
     show($('cc-work'), mine);
     if (h) renderStatusLine();
