@@ -31,6 +31,7 @@ class ActionAskCaptcha(CreditbotAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         png = await self.services.captcha.new(tracker.sender_id)
+        await self.state(tracker).drop("captcha")  # a new picture: an earlier pass no longer counts
         image = "data:image/png;base64," + base64.b64encode(png).decode()
         dispatcher.utter_message(response="utter_ask_captcha", image=image)
         return []

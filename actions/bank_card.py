@@ -17,7 +17,7 @@ from actions.asks import SlotPhoneCodeAsk
 from actions.base import GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
 from actions.replies import translator
-from actions.slots import CAPTCHA_PASSED, SlotValidators
+from actions.slots import SlotValidators, captcha_passed
 from actions.state import JUST_VERIFIED, OPEN_QUICK_QUERY, SenderState, code_proof
 from backend.accounts import AccountView
 from backend.bankcards import CardHolder
@@ -125,7 +125,7 @@ async def build_claim(tracker: Tracker, state: SenderState) -> CardHolder | None
         "phone": valid_value(validators.phone(str(slot("phone")))),
     }
     coded = await state.unseal("sms_code") == code_proof(PURPOSE, str(fields["phone"]))
-    if None in fields.values() or not coded or slot("captcha") != CAPTCHA_PASSED:
+    if None in fields.values() or not coded or not await captcha_passed(tracker, state):
         return None
     return CardHolder(**{key: str(value) for key, value in fields.items()})
 

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import CreditbotAction, GatedAsk, SubmitAction
 from actions.forms import SlotDict
 from actions.replies import translator
-from actions.slots import CAPTCHA_PASSED, SlotValidators
+from actions.slots import SlotValidators, captcha_passed
 from actions.state import SECRET_SLOTS
 from backend.errors import AccountLockedError, BadCredentialsError
 from dialogs.forms import Valid
@@ -51,7 +51,7 @@ class ActionLogin(SubmitAction):
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         state = self.state(tracker)
         password = await state.unseal("password")
-        if password is None or tracker.get_slot("captcha") != CAPTCHA_PASSED:
+        if password is None or not await captcha_passed(tracker, state):
             dispatcher.utter_message(response="utter_form_incomplete")
             return []
         accounts = self.services.accounts

@@ -14,7 +14,7 @@ from actions.asks import SlotPhoneCodeAsk
 from actions.base import GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
 from actions.replies import utter_invalid
-from actions.slots import CAPTCHA_PASSED, SlotValidators
+from actions.slots import SlotValidators, captcha_passed
 from actions.state import SenderState, code_proof
 from backend.accounts import NewAccount
 from backend.errors import IdentityTakenError, LoginNameTakenError
@@ -135,7 +135,7 @@ async def build_application(tracker: Tracker, state: SenderState) -> NewAccount 
     }
     confirmed = password is not None and await state.unseal("password_confirm") == password
     coded = await state.unseal("sms_code") == code_proof(PURPOSE, str(fields["phone"]))
-    answered = (slot("captcha"), slot("agreement")) == (CAPTCHA_PASSED, "accept")
+    answered = await captcha_passed(tracker, state) and slot("agreement") == "accept"
     if None in fields.values() or not (confirmed and coded and answered):
         return None
     return NewAccount(**{key: str(value) for key, value in fields.items()})

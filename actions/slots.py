@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.forms import FormValidation, SlotDict
+from actions.state import SenderState
 from backend.identity_rules import ID_TYPES, RESIDENT_ID, clean_text
 from dialogs import validators
 from dialogs.catalog import LANGS, Translator
@@ -23,6 +24,11 @@ from dialogs.forms import Invalid, Valid, Validation
 CAPTCHA_PASSED = "passed"
 # What people type for the most common document besides the catalog's full names.
 ID_TYPE_ALIASES = {"身份证": RESIDENT_ID, "id card": RESIDENT_ID}
+
+
+async def captcha_passed(tracker: Tracker, state: SenderState) -> bool:
+    """The form's captcha was solved here, by the server's record, not only by the slot's word."""
+    return tracker.get_slot("captcha") == CAPTCHA_PASSED and await state.unseal("captcha") == CAPTCHA_PASSED
 
 
 def parse_id_type(value: Any) -> Validation:
@@ -72,9 +78,14 @@ class SlotValidators(FormValidation, ABC):
 
     async def validate_captcha(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> SlotDict:
-        if value == CAPTCHA_PASSED:
+        # The slot's marker is believed only with the server's own record of the pass: typed as an
+        # answer, "passed" is just a wrong captcha.
+        state = self.state(tracker)
+        if value == CAPTCHA_PASSED and await state.unseal("captcha") == CAPTCHA_PASSED:
             return {"captcha": CAPTCHA_PASSED}
         result = await validators.captcha(self.services, tracker.sender_id, str(value))
+        if isinstance(result, Valid):
+            await state.seal("captcha", CAPTCHA_PASSED)
         return self.check("captcha", Valid(CAPTCHA_PASSED) if isinstance(result, Valid) else result, dispatcher)
 
     # -- secret slots: sealed on extraction, checked on validation -----------------------------

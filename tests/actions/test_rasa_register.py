@@ -162,3 +162,20 @@ async def test_captcha_question_shows_a_picture(client: ActionClient) -> None:
     assert asked.responses[0]["image"].startswith("data:image/png;base64,")
     conv.user(CAPTCHA)
     assert (await client.validate(conv, FORM, captcha=CAPTCHA)).slots["captcha"] == "passed"
+
+
+@pytest.mark.parametrize("form", [FORM, "login_form"])
+async def test_typing_the_slots_marker_is_no_solved_captcha(client: ActionClient, form: str) -> None:
+    """The captcha slot holds "passed" once solved; typed by a person it is just a wrong answer."""
+    conv = Conversation(new_sender("forge"), active_loop=form)
+    conv.set(requested_slot="captcha")
+    await client.act(conv, "action_ask_captcha")
+    conv.user("passed")
+    forged = await client.validate(conv, form, captcha="passed")
+    assert (forged.slots["captcha"], forged.names) == (None, ["utter_invalid_captcha_mismatch"])
+    conv.user(CAPTCHA)
+    solved = await client.validate(conv, form, captcha=CAPTCHA)
+    assert solved.slots["captcha"] == "passed"
+    await client.act(conv, "action_ask_captcha")  # a new picture: the earlier pass no longer counts
+    conv.user("passed")
+    assert (await client.validate(conv, form, captcha="passed")).slots["captcha"] is None
