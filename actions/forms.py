@@ -26,6 +26,7 @@ from dialogs.forms import Invalid, Valid, Validation
 from dialogs.intents import global_word
 
 SlotDict = dict[str, Any]
+CODE_SLOTS = frozenset({"sms_code", "code", "dynamic_code"})  # slots whose sealed value becomes a code_proof
 Rule = Callable[[str], Validation | Awaitable[Validation]]
 # Actions Rasa may log between the person's message and the form's validation.
 PASSIVE_ACTIONS = frozenset({"action_extract_slots"})
@@ -56,6 +57,10 @@ class FormValidation(ServicesMixin, FormValidationAction, ABC):  # type: ignore[
         text = fresh_answer(tracker, slot, self.form_name())
         if text is None:
             return {}
+        if text.strip().lower().startswith(VERIFIED):
+            # A checked code's sealed proof starts so (code_proof): typed at a code question it must
+            # not pass for one. No code starts with letters; a password may, so only codes are cleared.
+            text = "" if slot in CODE_SLOTS else text
         await self.state(tracker).seal(slot, text)
         return {slot: SEALED}
 

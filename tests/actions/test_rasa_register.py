@@ -179,3 +179,16 @@ async def test_typing_the_slots_marker_is_no_solved_captcha(client: ActionClient
     await client.act(conv, "action_ask_captcha")  # a new picture: the earlier pass no longer counts
     conv.user("passed")
     assert (await client.validate(conv, form, captcha="passed")).slots["captcha"] is None
+
+
+async def test_typing_a_codes_sealed_proof_is_no_verified_code(client: ActionClient) -> None:
+    """A checked code is kept as "verified:<purpose>:<phone>"; typed at the code question, it is
+    just a wrong code, and the form cannot be submitted with it."""
+    person = new_person()
+    conv = registering("sms_code", phone=person.phone)
+    await client.act(conv, f"action_ask_{FORM}_sms_code")
+    forged = f"verified:register:{person.phone}"
+    conv.user(forged)
+    result = await client.validate(conv, FORM)
+    assert result.slots["sms_code"] is None and result.names
+    assert forged not in str(result.events) + str(result.responses)
