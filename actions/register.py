@@ -20,12 +20,14 @@ from backend.accounts import NewAccount
 from backend.errors import IdentityTakenError, LoginNameTakenError
 from backend.identity_rules import mask_id, mask_name, mask_phone
 from dialogs import validators
+from dialogs.flows.register import login_check_allowed
 from dialogs.forms import Invalid, Valid
 
 FORM = "register_form"
 SLOTS = ("name", "id_type", "id_number", "captcha", "agreement", "login_name", "password", "password_confirm",
          "phone", "sms_code")
 PURPOSE = "register"
+STOPPED = "register_stopped"  # a note: the form was ended by a limit, already explained
 
 
 class ValidateRegisterForm(SlotValidators):
@@ -52,7 +54,14 @@ class ValidateRegisterForm(SlotValidators):
     async def validate_login_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> SlotDict:
         result = validators.login_name(str(value))
-        if isinstance(result, Valid) and await self.services.accounts.login_name_exists(result.value):
+        if not isinstance(result, Valid):
+            return self.check("login_name", result, dispatcher)
+        if not await login_check_allowed(self.services.kv, f"rasa:{tracker.sender_id}"):
+            # As in the built-in flow: enough lookups to find a free name, too few to list who is here.
+            await self.state(tracker).note(STOPPED)
+            utter_invalid(dispatcher, Invalid("login_name.too_many"))
+            return {"login_name": None, REQUESTED_SLOT: None}  # ends the form; the submit stays silent
+        if await self.services.accounts.login_name_exists(result.value):
             result = Invalid("login_taken")
         return self.check("login_name", result, dispatcher)
 
@@ -103,6 +112,8 @@ class ActionRegister(SubmitAction):
         if tracker.get_slot("agreement") == "decline":
             utter_invalid(dispatcher, Invalid("agreement.declined"))
             return []
+        if await self.state(tracker).take_note(STOPPED):
+            return []  # the validation said why when it ended the form
         new = await build_application(tracker, self.state(tracker))
         if new is None:
             dispatcher.utter_message(response="utter_form_incomplete")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from backend.accounts import NewAccount
 from backend.errors import IdentityTakenError, LoginNameTakenError
 from backend.identity_rules import ID_TYPES, mask_id, mask_name, mask_phone
+from backend.kv import KeyValueStore
 from dialogs import texts, validators
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
@@ -18,6 +19,14 @@ FLOW_ID = "register"
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 AGREEMENT = (Choice("accept", "register.agreement.accept"), Choice("decline", "register.agreement.decline"))
 LOGIN_CHECKS_PER_HOUR = 10  # login names looked up per conversation: plenty to find a free one, few to enumerate
+
+
+async def login_check_allowed(kv: KeyValueStore, conversation: str) -> bool:
+    """Counts one login-name lookup for the conversation; False once the hour's allowance is spent.
+
+    Counted before the lookup, atomically, so parallel messages cannot each slip in under the limit.
+    """
+    return await kv.incr(f"register-login-checks:{conversation}", ttl=3600) <= LOGIN_CHECKS_PER_HOUR
 
 
 class Register(IdentityHooks, CaptchaHooks, Form):
@@ -63,8 +72,7 @@ class Register(IdentityHooks, CaptchaHooks, Form):
         result = validators.login_name(value)
         if not isinstance(result, Valid):
             return result
-        checks = await ctx.services.kv.incr(f"register-login-checks:{ctx.conversation_id}", ttl=3600)
-        if checks > LOGIN_CHECKS_PER_HOUR:
+        if not await login_check_allowed(ctx.services.kv, ctx.conversation_id):
             ctx.stop()
             return Invalid("too_many", reask=False)
         if await ctx.services.accounts.login_name_exists(result.value):

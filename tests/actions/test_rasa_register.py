@@ -8,6 +8,7 @@ from rasa_payloads import ActionClient, Conversation, new_sender
 from rasa_people import create_account, inbox_size, last_code, new_person
 
 from backend.services import Services
+from dialogs.flows.register import LOGIN_CHECKS_PER_HOUR
 
 FORM = "register_form"
 
@@ -68,6 +69,29 @@ async def test_a_taken_identity_and_login_name_are_refused(client: ActionClient,
     conv.set(requested_slot="login_name")
     assert (await client.validate(conv, FORM, login_name=person.login_name.upper())).names == \
         ["utter_invalid_login_taken"]
+
+
+async def test_login_names_are_looked_up_ten_times_an_hour_then_the_registration_ends(
+        client: ActionClient, backend: Services) -> None:
+    taken = new_person()
+    await create_account(backend, taken)
+    conv = registering("login_name", id_type="0")
+    for attempt in range(LOGIN_CHECKS_PER_HOUR):
+        conv.set(requested_slot="login_name")
+        free = new_person().login_name
+        result = await client.validate(conv, FORM, login_name=free)
+        assert (result.slots["login_name"], result.names) == (free, []), attempt
+    conv.set(requested_slot="login_name")
+    # The eleventh lookup is refused before the database is asked, taken name or free one alike.
+    refused = await client.validate(conv, FORM, login_name=taken.login_name)
+    assert refused.names == ["utter_invalid_login_name_too_many"]
+    assert refused.slots["login_name"] is None and refused.slots["requested_slot"] is None
+    submitted = await client.act(conv, "action_register")
+    assert submitted.names == []  # said once, by the validation; no "form incomplete" after it
+    assert (await backend.accounts.login_name_exists(taken.login_name)) is True
+    # A format error costs no lookup, and a new conversation has its own allowance.
+    other = registering("login_name", id_type="0")
+    assert (await client.validate(other, FORM, login_name=taken.login_name)).names == ["utter_invalid_login_taken"]
 
 
 async def test_the_password_is_sealed_and_only_a_marker_reaches_the_tracker(client: ActionClient) -> None:
