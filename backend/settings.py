@@ -68,6 +68,9 @@ class Settings:
     sms_service_number: str = "106980008899"
     # Shared with the SMS gateway: POST /sms/inbound must carry an HMAC-SHA256 signature made with it.
     sms_webhook_secret: Secret | None = None
+    # Shared with the system that speaks the REST channel: every request must carry
+    # "Authorization: Bearer <token>". Unset: the channel is open in the sandbox and off in production.
+    rest_token: Secret | None = None
     # Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed; empty: nobody's.
     trusted_proxies: tuple[str, ...] = ()
     data_dir: Path = REPO_ROOT / "data"
@@ -159,6 +162,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         telegram_pool_size=_int(env, "TELEGRAM_POOL_SIZE", 32),
         rasa_nlu_url=_opt(env, "RASA_NLU_URL"),
         sms_webhook_secret=_secret(env, "CREDITBOT_SMS_WEBHOOK_SECRET"),
+        rest_token=_secret(env, "CREDITBOT_REST_TOKEN"),
         trusted_proxies=tuple(a.strip() for a in env.get("CREDITBOT_TRUSTED_PROXIES", "").split(",") if a.strip()),
         actions_port=_int(env, "CREDITBOT_ACTIONS_PORT", 5055),
         cert_trust_roots=next(iter(_files(env, "CREDITBOT_CERT_TRUST_ROOTS", single=True)), None),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 from datetime import datetime
 from typing import Any
@@ -54,7 +55,26 @@ async def _json(request: Request, limit: int = MAX_BODY) -> dict[str, Any] | Non
 
 
 def rest_routes(app: App) -> list[Route]:
+    """The REST channel trusts the "sender" it is given, as Rasa's does, so only its own client may call it.
+
+    That client proves itself with CREDITBOT_REST_TOKEN; without one the channel is open in the sandbox
+    (demos, tests) and not served at all in production, where anyone could otherwise speak as anyone.
+    """
+    token = app.settings.rest_token
+    if token is None and not app.settings.sandbox:
+        logger.warning("REST channel off: set CREDITBOT_REST_TOKEN to serve /webhooks/rest/* in production")
+        return []
+    expected = f"Bearer {token.reveal()}".encode() if token is not None else None
+
+    def refused(request: Request) -> Response | None:
+        if expected is None or hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
+            return None
+        return JSONResponse({"error": "expected the header Authorization: Bearer <CREDITBOT_REST_TOKEN>"},
+                            status_code=401, headers={"WWW-Authenticate": 'Bearer realm="creditbot-rest"'})
+
     async def webhook(request: Request) -> Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         data = await _json(request, MAX_UPLOAD_BODY)
         if data is None or ("attachment" not in data and len(await request.body()) > MAX_BODY):
             return error(400, 'expected a JSON object {"sender": "...", "message": "..."}')
@@ -75,6 +95,8 @@ def rest_routes(app: App) -> list[Route]:
         return JSONResponse(await app.renderer.render(conversation, replies))
 
     async def messages(request: Request) -> Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         sender = request.path_params["sender"]
         return JSONResponse(await app.services.outbox.take(f"rest:{sender}"))
 
