@@ -64,6 +64,7 @@ class AccountView:
     quick_query: bool
     created_at: datetime
     cards_masked: tuple[str, ...]
+    authenticator: bool = False  # an authenticator app gives this account's dynamic codes
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class AccountService:
             account.password_hash = self._passwords.hash(secrets.token_urlsafe(32))
             account.security_level, account.quick_query = "low", False
             account.closed_at = self._clock.now()
+            account.totp_secret_enc = None
             await session.execute(delete(VerifiedCard).where(VerifiedCard.account_id == account_id))
             await session.execute(delete(AccountCertificate).where(AccountCertificate.account_id == account_id))
             await session.execute(update(QueryRequest).where(
@@ -277,7 +279,8 @@ class AccountService:
             id=account.id, login_name=account.login_name, name=open_(account.name_enc),
             id_type=account.id_type, id_number=open_(account.id_number_enc), phone=open_(account.phone_enc),
             security_level=account.security_level,  # type: ignore[arg-type]
-            quick_query=account.quick_query, created_at=as_utc(account.created_at), cards_masked=cards)
+            quick_query=account.quick_query, created_at=as_utc(account.created_at), cards_masked=cards,
+            authenticator=account.totp_secret_enc is not None)
 
 
 _DUMMY_HASH = Passwords().hash("creditbot-timing-equaliser")

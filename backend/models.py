@@ -32,6 +32,7 @@ class Account(Base):
     locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    totp_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)  # authenticator app, sealed
     cards: Mapped[list[VerifiedCard]] = relationship(back_populates="account", lazy="raise",
                                                      order_by="VerifiedCard.id")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from backend.accounts import AccountService, LoginPolicy
 from backend.audit import Audit
+from backend.authenticator import AuthenticatorService, TotpPolicy
 from backend.bankcards import BankCardVerifier, SandboxBank
 from backend.bus import Bus, MemoryBus, RedisBus
 from backend.captcha import CaptchaService
@@ -36,6 +37,7 @@ class Services:
     audit: Audit
     accounts: AccountService
     codes: CodeService
+    authenticator: AuthenticatorService
     captcha: CaptchaService
     sms: SmsGateway
     bank: BankCardVerifier
@@ -87,6 +89,7 @@ def build_services(settings: Settings, clock: Clock | None = None, kv: KeyValueS
                                 LoginPolicy(settings.login_max_failures, settings.login_lock_seconds)),
         codes=CodeService(kv, clock, CodePolicy(settings.code_ttl_seconds, settings.code_max_failures,
                                                 settings.code_resend_seconds)),
+        authenticator=AuthenticatorService(db, vault, kv, clock, audit, TotpPolicy(window=settings.totp_window)),
         captcha=CaptchaService(kv, settings.captcha_test_answer),
         sms=SandboxSms(db, vault, clock),
         bank=SandboxBank(db, vault, fixtures / "personas.json"),

@@ -50,6 +50,8 @@ class Settings:
     result_retention_seconds: int = 7 * 24 * 3600
     code_ttl_seconds: int = 300
     code_max_failures: int = 5
+    # Authenticator-app codes: 30-second steps accepted this many steps either side of ours (B34).
+    totp_window: int = 1
     code_resend_seconds: int = 60
     login_idle_seconds: int = 30 * 60
     login_max_failures: int = 5
@@ -163,6 +165,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         rasa_nlu_url=_opt(env, "RASA_NLU_URL"),
         sms_webhook_secret=_secret(env, "CREDITBOT_SMS_WEBHOOK_SECRET"),
         rest_token=_secret(env, "CREDITBOT_REST_TOKEN"),
+        totp_window=_int(env, "CREDITBOT_TOTP_WINDOW", 1),
         trusted_proxies=tuple(a.strip() for a in env.get("CREDITBOT_TRUSTED_PROXIES", "").split(",") if a.strip()),
         actions_port=_int(env, "CREDITBOT_ACTIONS_PORT", 5055),
         cert_trust_roots=next(iter(_files(env, "CREDITBOT_CERT_TRUST_ROOTS", single=True)), None),
