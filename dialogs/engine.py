@@ -54,6 +54,7 @@ COMMANDS = {"start", "menu", "help", "cancel", "back", "lang", "lang_en", "lang_
 HANDOFF_COMMANDS = {"agent", "bot", "help", "lang", "lang_en", "lang_zh"}
 LEAVE_HANDOFF = {"start", "menu", "cancel", "logout"}  # leave the agent first, then act
 MAX_DEPTH = 4
+LOST = "lost"  # flow_expired's value when the store forgot an open flow (restart of an in-process store)
 NOT_STARTED = "__not_started__"  # a flow parked before its on_start ran (log-in came first)
 BUTTON_PAYLOAD = re.compile(r"/([a-z_]+):\S*")  # choice_payload(): "/<slot>:<value>"
 
@@ -176,12 +177,30 @@ class Engine:
     async def load(self, turn: Turn) -> ConversationState:
         """The session (language, log-in) lives long; the open flow only as long as its timeout (B02)."""
         cid = turn.conversation_id
-        session = await self.store.get(_state_key(cid)) or {"lang": pick_lang(turn.locale)}
+        session = await self.store.get(_state_key(cid))
+        if session is None:
+            return await self._unknown(turn)
         flow = await self.store.get(_flow_key(cid))
         held = bool(session.get("handoff"))  # an agent has it: the flow waits for the bot's return
         if session.get("in_flow") and (flow is None or (not held and self._flow_idle(session))):
             return {**session, **_empty_flow(), "flow_expired": True}  # type: ignore[typeddict-item]
         return {**session, **(flow or _empty_flow())}  # type: ignore[typeddict-item]
+
+    async def _unknown(self, turn: Turn) -> ConversationState:
+        """A conversation the store does not know: new, or forgotten (an in-process store and a restart,
+        or an expired session). The database remembers what must outlive that: an agent who still holds
+        the conversation, and a flow that was open (its deadline row)."""
+        cid = turn.conversation_id
+        session: dict[str, Any] = {"lang": pick_lang(turn.locale)}
+        view = await self.services.handoffs.open_for(cid)
+        if view is not None:  # the person's words still go to the agent, not to the bot
+            lang = view.context.get("lang")
+            return {**session, "lang": lang if lang in LANGS else session["lang"], "handoff": view.id,
+                    **_empty_flow()}  # type: ignore[typeddict-item]
+        if await self.services.deadlines.count(cid):
+            # Said now, once; in_flow makes save() clear the deadline row, so no second notice follows.
+            return {**session, "in_flow": True, **_empty_flow(), "flow_expired": LOST}  # type: ignore[typeddict-item]
+        return {**session, **_empty_flow()}  # type: ignore[typeddict-item]
 
     def _flow_idle(self, session: dict[str, Any]) -> bool:
         idle = self.services.clock.now().timestamp() - session.get("last_active", 0)
@@ -258,14 +277,15 @@ class Engine:
 
     def _flow_expired(self, ctx: Ctx) -> bool:
         """The open flow timed out: say so once; the late input is not taken as an answer (B02)."""
-        if not ctx.state.pop("flow_expired", False):  # type: ignore[misc]
+        why = ctx.state.pop("flow_expired", False)  # type: ignore[misc]
+        if not why:
             return False
         if ctx.state.get("secret_pending") and ctx.turn.message_ref and ctx.turn.kind in ("text", "file"):
             ctx.add(Delete(ctx.turn.message_ref))
         if ctx.state.get("account_id") is not None and self._login_idle(ctx):
             ctx.state["account_id"] = None
             ctx.say("session.login_expired")
-        ctx.say("session.flow_expired")
+        ctx.say("session.state_lost" if why == LOST else "session.flow_expired")
         if self._command_of(ctx) is not None:
             return False
         texts.menu(ctx)
@@ -438,7 +458,9 @@ class Engine:
                 buttons=(ctx.button("agent.back_button", "/bot"),))
 
     async def _cmd_bot(self, ctx: Ctx, arg: str) -> None:
-        ctx.say("agent.not_in_handoff")
+        # A handoff the state lost track of still ends here, so no agent goes on writing into the void.
+        ended = await self.services.handoffs.leave(ctx.conversation_id)
+        ctx.say("agent.left" if ended is not None else "agent.not_in_handoff")
         await self._reask_or_menu(ctx)
 
     # -- while an agent has the conversation ------------------------------------------------

@@ -419,3 +419,43 @@ async def test_a_language_button_at_a_secret_question_is_not_shown_as_a_secret(a
     for text, shown in (("/lang en", "/lang en"), ("Abc12345!", "••••••"), ("/notacommand x", "••••••")):
         turn = Turn(channel="rest", conversation_id=chat.conversation_id, text=text, kind="button")
         assert await app.engine.echo(turn) == shown
+
+
+async def test_after_a_restart_that_lost_the_state_an_active_handoff_still_holds(app: App, chat: Chat) -> None:
+    """In-process state dies with the process; the desk's row does not. Without it the person's words
+    went to the bot while the agent kept writing to someone who could no longer answer or leave."""
+    await register_until(chat, "phone")
+    await chat.say("/lang en")
+    await chat.say("人工")
+    li = await agent(app)
+    (view,) = await app.services.handoffs.queue()
+    await app.services.handoffs.claim(view.id, li)
+    await app.engine.reset(chat.conversation_id)  # what a restart does to an in-process store
+    replies = await chat.say("are you still there?")
+    assert replies == []  # forwarded to the agent, not answered by the bot
+    assert ("user", "are you still there?") in await transcript_texts(app, chat.conversation_id)
+    replies = await chat.say("返回机器人")
+    assert texts_of(replies).startswith(EN("agent.left"))  # the language came back from the desk
+    assert await app.services.handoffs.open_for(chat.conversation_id) is None
+
+
+async def test_back_to_bot_ends_a_handoff_the_state_forgot(app: App, chat: Chat) -> None:
+    await chat.say("人工")
+    # A state that knows nothing of the handoff the database still holds open.
+    state = await app.engine.load(Turn(channel="rest", conversation_id=chat.conversation_id, text="x"))
+    state.pop("handoff")  # type: ignore[misc]
+    await app.engine.save(chat.conversation_id, state)
+    assert await app.services.handoffs.open_for(chat.conversation_id) is not None
+    replies = await chat.say("/bot")
+    assert texts_of(replies).startswith(T("agent.left"))
+    assert await app.services.handoffs.open_for(chat.conversation_id) is None
+
+
+async def test_a_flow_lost_in_a_restart_is_told_at_the_next_message_once(app: App, chat: Chat) -> None:
+    await register_until(chat, "password")
+    await app.engine.reset(chat.conversation_id)
+    replies = await chat.say(PASSWORD)  # meant for the question the restart forgot
+    assert T("session.state_lost") in texts_of(replies) and PASSWORD not in texts_of(replies)
+    assert await app.services.deadlines.count(chat.conversation_id) == 0  # no second notice later
+    replies = await chat.say("你好")
+    assert T("session.state_lost") not in texts_of(replies)
