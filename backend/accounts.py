@@ -27,7 +27,15 @@ from backend.errors import (
     LoginNameTakenError,
 )
 from backend.identity_rules import login_name_key, mask_card
-from backend.models import Account, AccountCertificate, QueryRequest, VerifiedCard
+from backend.models import (
+    Account,
+    AccountCertificate,
+    OutboxMessage,
+    QueryRequest,
+    StoredFile,
+    TranscriptEntry,
+    VerifiedCard,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -243,15 +251,24 @@ class AccountService:
             account.failed_logins, account.locked_until = 0, None
             await self._audit.record(session, "user", "account.reset_password", account_id)
 
-    async def close(self, account_id: int) -> None:
+    async def close(self, account_id: int, conversation_id: str | None = None) -> None:
         """Anonymises the account so its identity and login name can register again.
 
         The row stays (audit events and requests point at it); personal data is replaced by sealed
         markers and the unique keys by "closed:<id>", which no log-in or identity can hash to.
+        What the chats kept goes too, in every conversation the account used (the one closing it and
+        those its requests came from): download links (a report fetched later still opened), waiting
+        messages, and the agents' transcript (a later handoff in the same chat showed the closed
+        account's whole history to the agent).
         """
         marker = f"{CLOSED_MARK}:{account_id}"
         async with self._db.transaction() as session:
             account = await self._open_account(session, account_id)
+            used = set(await session.scalars(select(QueryRequest.conversation_id).where(
+                QueryRequest.account_id == account_id)))
+            used |= {conversation_id} if conversation_id else set()
+            for kept in (StoredFile, OutboxMessage, TranscriptEntry):
+                await session.execute(delete(kept).where(kept.conversation_id.in_(used)))
             sealed = self._vault.seal(CLOSED_MARK)
             account.name_enc = account.id_number_enc = account.phone_enc = sealed
             account.identity_hash = account.login_key = account.phone_hash = marker

@@ -30,7 +30,7 @@ class CloseAccount(Form):
             ctx.say("close_account.kept")
             texts.menu(ctx)
             return
-        await ctx.services.accounts.close(ctx.account_id)  # type: ignore[arg-type]
+        await ctx.services.accounts.close(ctx.account_id, ctx.conversation_id)  # type: ignore[arg-type]
         ctx.state["account_id"] = None
         ctx.forget_account()
         ctx.say("close_account.done")

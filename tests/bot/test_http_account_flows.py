@@ -352,3 +352,11 @@ async def test_hint_summary_and_report_requested_and_fetched(user: User) -> None
     assert "个人信用报告" in pages and re.search(r"110105\*+1239", pages.replace(" ", ""))
     listing = text(await user.say("我的申请"))
     assert listing.count("已获取") == 3, listing
+
+    # Closing the account takes the report's download link with it: it still opened afterwards.
+    await user.say("/close_account")
+    await user.say("/method:bank_card")
+    await card_steps(user, P1)
+    assert T("close_account.done") in text(await user.say("/decision:confirm"))
+    gone = await user.client.get(attachment["url"])
+    assert gone.status_code == 404 and not gone.content.startswith(b"%PDF")

@@ -7,7 +7,7 @@ from fakes import P1, Chat, login, register, texts_of, verify_card
 from flowkit import asked, buttons_of, count_rows, last_text, log_in, state_of
 from sqlalchemy import select
 
-from backend.models import Account, AuditEvent, QueryRequest, VerifiedCard
+from backend.models import Account, AuditEvent, OutboxMessage, QueryRequest, StoredFile, TranscriptEntry, VerifiedCard
 from bot.wiring import App
 from dialogs.catalog import Translator
 
@@ -77,3 +77,27 @@ async def test_unknown_answer_is_reasked(app: App, warned: Chat) -> None:
 
 async def test_needs_login(app: App, chat: Chat) -> None:
     assert T("login.required") in texts_of(await chat.tap("/close_account"))
+
+
+async def test_confirm_erases_what_the_chats_kept_so_a_later_agent_sees_none_of_it(app: App, warned: Chat) -> None:
+    """A shared device: the next person in this chat asks for an agent, who saw the closed account's
+    whole history; and a download link made before the closure still opened."""
+    other = Chat(app, "rest:elsewhere")  # a conversation the account's request came from
+    account = await app.services.accounts.find_by_login("wangxm01")
+    assert account is not None
+    await app.services.queries.submit(account.id, "hint", other.conversation_id, "zh")
+    await app.services.files.put(warned.conversation_id, "report.pdf", "application/pdf", b"%PDF-1.4 x")
+    await app.services.files.put(other.conversation_id, "report.pdf", "application/pdf", b"%PDF-1.4 y")
+    await app.services.outbox.put(other.conversation_id, [{"text": "结果已生成"}])
+    assert await count_rows(app, TranscriptEntry) > 0
+    await warned.tap("/decision:confirm")
+    for kept in (StoredFile, OutboxMessage):
+        assert await count_rows(app, kept) == 0, kept
+    async with app.services.db.sessions() as session:
+        lines = (await session.scalars(select(TranscriptEntry))).all()
+    shown = [app.services.vault.open(line.text_enc) for line in lines]
+    assert shown == ["/decision:confirm", T("close_account.done"), T("menu.prompt")]  # the closing turn only
+    await warned.say("人工")
+    (view,) = await app.services.handoffs.queue()
+    history = [line.text for line in await app.services.handoffs.transcript(view)]
+    assert not any("wangxm01" in text or "银行卡" in text for text in history), history
