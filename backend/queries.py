@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 Product = Literal["hint", "summary", "report"]
 PRODUCTS: tuple[Product, ...] = ("hint", "summary", "report")
 Status = Literal["pending", "notifying", "ready", "delivered", "expired", "blocked", "failed"]
+OPEN_STATUSES: tuple[Status, ...] = ("pending", "notifying")  # submitted, result not handed over yet
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,17 @@ class QueryService:
                  .order_by(QueryRequest.id.desc()).limit(limit))
         async with self._db.sessions() as session:
             return [_view(r) for r in (await session.scalars(query)).all()]
+
+    async def open_for(self, account_id: int, product: Product, conversation_id: str) -> RequestView | None:
+        """The oldest request of this product and conversation not yet handed over, or None."""
+        query = (select(QueryRequest)
+                 .where(QueryRequest.account_id == account_id, QueryRequest.product == product,
+                        QueryRequest.conversation_id == conversation_id,
+                        QueryRequest.status.in_(OPEN_STATUSES))
+                 .order_by(QueryRequest.id).limit(1))
+        async with self._db.sessions() as session:
+            row = await session.scalar(query)
+        return None if row is None else _view(row)
 
     async def get(self, request_id: int) -> RequestView:
         async with self._db.sessions() as session:

@@ -53,6 +53,7 @@ COMMAND = re.compile(r"cx(?P<login>.+)")
 MAX_PER_HOUR = 5  # texts answered per sending phone
 MAX_STRANGERS_PER_HOUR = 5  # phones, not the account's own, answered about one login name
 SENT_TTL = 8 * 24 * 3600  # longer than a result is kept
+LOCK_TIMEOUT = 30  # seconds: one account's look-then-submit
 MAX_BODY = 4096
 TIMESTAMP_HEADER = "X-Sms-Timestamp"
 SIGNATURE_HEADER = "X-Sms-Signature"
@@ -143,12 +144,27 @@ async def answer_sms(services: Services, phone: str, text: str) -> str:
             f"sms-in-login:{services.vault.lookup_hash('login', login)}", ttl=3600) > MAX_STRANGERS_PER_HOUR:
         return await _record(services, phone, "rate_limited", account)
     if outcome == "received" and account is not None:
-        request = await services.queries.submit(account.id, "hint", f"{CHANNEL}:{account.id}", LANG)
+        request, key = await _submit_once(services, account)
+        outcome = key.rsplit(".", 1)[1]
         due = request.due_at.astimezone(PRODUCT_TZ).strftime("%Y-%m-%d %H:%M")
-        await services.sms.send(phone, t("sms_query.received", number=request.id, due=due))
+        await services.sms.send(phone, t(key, number=request.id, due=due))
     else:
         await services.sms.send(phone, t(key))
     return await _record(services, phone, outcome, account)
+
+
+async def _submit_once(services: Services, account: AccountView) -> tuple[RequestView, str]:
+    """A new request, or the account's SMS request still open; with the catalog key of the answer.
+
+    Texts sent again, or several at the same moment, make one request: the look and the insert run
+    under the account's lock in the shared store (Redis when several processes serve).
+    """
+    conversation_id = f"{CHANNEL}:{account.id}"
+    async with services.kv.lock(f"sms-query:{account.id}", timeout=LOCK_TIMEOUT):
+        request = await services.queries.open_for(account.id, "hint", conversation_id)
+        if request is not None:
+            return request, "sms_query.already_received"
+        return await services.queries.submit(account.id, "hint", conversation_id, LANG), "sms_query.received"
 
 
 async def _record(services: Services, phone: str, outcome: str, account: AccountView | None) -> str:

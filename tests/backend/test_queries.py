@@ -156,3 +156,20 @@ async def test_a_process_claims_only_the_channels_it_can_reach(db: Database) -> 
     clock.advance(61)
     assert [r.id for r in await queries.claim_due(only=("cli",))] == [cli.id]
     assert [r.id for r in await queries.claim_due(skip=("cli",))] == [rest.id]
+
+
+async def test_open_request_is_found_until_its_result_is_handed_over(db: Database) -> None:
+    """What the SMS query asks before it submits: a text sent again must not make a second request."""
+    clock = FixedClock(START)
+    queries = QueryService(db, clock, Audit(clock), QueryPolicy(delay_seconds=60))
+    account = await make_account(db, clock)
+    assert await queries.open_for(account, "hint", "sms:1") is None
+    await queries.submit(account, "summary", "sms:1", "zh")  # another product
+    await queries.submit(account, "hint", "rest:me", "zh")  # another conversation
+    view = await queries.submit(account, "hint", "sms:1", "zh")
+    assert await queries.open_for(account, "hint", "sms:1") == view  # pending
+    clock.advance(61)
+    await queries.claim_due()
+    assert (await queries.open_for(account, "hint", "sms:1")).id == view.id  # type: ignore[union-attr]
+    await queries.mark_notified(view.id)  # texted: a new text is a new request
+    assert await queries.open_for(account, "hint", "sms:1") is None

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fakes import CAPTCHA, P1
-from flowkit import P2
+from flowkit import P2, P3
 from procs import ServerProcess
 
 from dialogs.catalog import Translator
@@ -79,18 +79,20 @@ async def register(client: httpx.AsyncClient, sender: str, person: dict[str, str
 def high(server: ServerProcess) -> str:
     """P1 registered over REST and at security level high (bank card verified); returns the login name."""
 
-    async def setup() -> None:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            await register(client, "sms-p1", P1, "wangxm01")
-            for step in ["登录", "wangxm01", PASSWORD, CAPTCHA, "/bank_card", P1["card"], P1["name"], "/id_type:0",
-                         P1["id_number"], P1["phone"]]:
-                await say(client, "sms-p1", step)
-            await say(client, "sms-p1", re.findall(r"\d{6}", await last_sms(client, P1["phone"]))[0])
-            replies = await say(client, "sms-p1", CAPTCHA)
-            assert any("银行卡验证通过" in m.get("text", "") for m in replies), replies
-
-    asyncio.run(setup())
+    asyncio.run(register_high(server, "sms-p1", P1, "wangxm01"))
     return "wangxm01"
+
+
+async def register_high(server: ServerProcess, sender: str, person: dict[str, str], login: str) -> None:
+    """Registers the person over REST and verifies the bank card: security level high."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        await register(client, sender, person, login)
+        for step in ["登录", login, PASSWORD, CAPTCHA, "/bank_card", person["card"], person["name"], "/id_type:0",
+                     person["id_number"], person["phone"]]:
+            await say(client, sender, step)
+        await say(client, sender, re.findall(r"\d{6}", await last_sms(client, person["phone"]))[0])
+        replies = await say(client, sender, CAPTCHA)
+        assert any("银行卡验证通过" in m.get("text", "") for m in replies), replies
 
 
 async def text_in(client: httpx.AsyncClient, sender: str, text: str, to: str = SERVICE) -> httpx.Response:
@@ -191,3 +193,74 @@ async def test_bad_requests(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422 and "wangxm01" not in response.text
     assert (await text_in(client, phone, "CXwangxm01", to="10086")).status_code == 404
     assert await inbox(client, phone) == []
+
+
+# -- one open request per account: texts sent again, or at the same moment, make no new request ----------
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """Results due after 4 seconds: long enough to text again while the first request is open."""
+    proc = ServerProcess(tmp_path_factory.mktemp("sms-slow") / "var", CREDITBOT_REPORT_DELAY=4)
+    asyncio.run(proc.start())
+    try:
+        asyncio.run(register_high(proc, "sms-slow-p1", P1, "wangxm01"))
+        asyncio.run(register_high(proc, "sms-slow-p3", P3, "zhangwei87"))
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+async def slow_client(slow_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=slow_server.url, timeout=30) as c:
+        yield c
+
+
+def request_of(received: str) -> dict[str, str]:
+    """The request number and due time an "已受理" text names."""
+    match = re.search(r"申请编号(?P<number>\d+).*预计于(?P<due>[\d\- :]+)（北京时间）", received)
+    assert match, received
+    return match.groupdict()
+
+
+def is_hint(message: str) -> bool:
+    return message.startswith("【征信中心】您的个人信用信息提示（")
+
+
+async def test_texts_again_while_open_make_no_new_request(slow_client: httpx.AsyncClient) -> None:
+    phone = P1["phone"]
+    before = len(await inbox(slow_client, phone))
+    for _ in range(4):  # the owner texts again and again within seconds
+        assert accepted(await text_in(slow_client, phone, "cx wangxm01"))
+    messages = (await inbox(slow_client, phone))[before:]
+    assert len(messages) == 4 and "已受理" in messages[0], messages
+    first = request_of(messages[0])
+    assert messages[1:] == [T("sms_query.already_received", **first)] * 3  # one answer each, nothing else
+    messages = await wait_for_sms(slow_client, phone, before + 5)
+    await asyncio.sleep(1.5)  # a few more dispatcher rounds
+    messages = (await inbox(slow_client, phone))[before:]
+    assert len(messages) == 5 and is_hint(messages[4]), messages  # one request, so one hint
+    # The hint was texted: the next text is a new request.
+    assert accepted(await text_in(slow_client, phone, "cx wangxm01"))
+    messages = await wait_for_sms(slow_client, phone, before + 6)
+    assert "已受理" in messages[-1] and request_of(messages[-1])["number"] != first["number"]
+
+
+async def test_texts_at_the_same_moment_make_one_request(slow_client: httpx.AsyncClient) -> None:
+    phone = P3["phone"]
+    before = len(await inbox(slow_client, phone))
+    responses = await asyncio.gather(*(text_in(slow_client, phone, "CX zhangwei87") for _ in range(5)))
+    assert all(accepted(r) for r in responses)
+    messages = (await inbox(slow_client, phone))[before:]
+    received = [m for m in messages if "已受理" in m]
+    assert len(messages) == 5 and len(received) == 1, messages
+    first = request_of(received[0])
+    assert sorted(messages) == sorted([received[0]] + [T("sms_query.already_received", **first)] * 4)
+    foreign = stranger()  # another phone, while the request is open: told nothing about it
+    assert accepted(await text_in(slow_client, foreign, "CX zhangwei87"))
+    assert await inbox(slow_client, foreign) == [T("sms_query.not_matched")]
+    await wait_for_sms(slow_client, phone, before + 6)
+    await asyncio.sleep(1.5)
+    messages = (await inbox(slow_client, phone))[before:]
+    assert [is_hint(m) for m in messages].count(True) == 1, messages  # one request, one hint
+
