@@ -28,6 +28,7 @@ INTENT_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("change_phone", ("修改手机", "更换手机", "换手机号", "修改手机号", "change phone", "change my phone",
                       "new phone number")),
     ("my_account", ("我的账户", "我的账号", "账户信息", "my account", "account details")),
+    ("authenticator", ("动态码应用", "身份验证器", "验证器", "authenticator")),  # before "身份验证" (bank_card)
     ("certificate", ("数字证书", "证书验证", "certificate")),
     ("question_verify", ("问题验证", "回答问题", "answer questions", "question verification")),
     ("logout", ("退出登录", "注销登录", "退出账号", "退出账户", "登出", "log out", "logout", "sign out",

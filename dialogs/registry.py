@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dialogs.flows import (
+    authenticator,
     bank_card,
     certificate,
     change_phone,
@@ -39,6 +40,7 @@ FLOWS: tuple[Form, ...] = (
     close_account.FLOW,
     my_account.FLOW,
     question_verify.FLOW,
+    authenticator.FLOW,
 )
 
 

@@ -23,9 +23,12 @@ class MyAccount(Form):
         ctx.say("my_account.summary", login_name=account.login_name, name=mask_name(account.name),
                 id_type=ctx.t(_id_type_key(account.id_type)), id_number=mask_id(account.id_number),
                 phone=mask_phone(account.phone), level=ctx.t(f"level.{level}"), allows=ctx.t(ALLOWS[level]),
-                quick=ctx.t("my_account.quick_on" if account.quick_query else "my_account.quick_off"))
+                quick=ctx.t("my_account.quick_on" if account.quick_query else "my_account.quick_off"),
+                app=ctx.t("my_account.app_on" if account.authenticator else "my_account.app_off"))
         toggle = "my_account.quick_close" if account.quick_query else "my_account.quick_open"
+        app = "my_account.app_remove" if account.authenticator else "my_account.app_bind"
         buttons = (Button(ctx.t(toggle), "/quick_query"),
+                   Button(ctx.t(app), "/authenticator"),
                    Button(ctx.t("my_account.change_phone"), "/change_phone"),
                    Button(ctx.t("my_account.verify"), "/verify_identity"),
                    Button(ctx.t("my_account.close"), "/close_account"),

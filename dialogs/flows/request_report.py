@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from backend.errors import CodeError
 from backend.identity_rules import mask_phone
 from dialogs import texts, validators
 from dialogs.context import Ctx
+from dialogs.flows.authenticator import app_code_invalid
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 
 FLOW_ID = "request_report"
@@ -24,6 +26,7 @@ class RequestReport(Form):
     async def on_start(self, ctx: Ctx) -> None:
         account = await ctx.account()
         ctx.put("quick", account.quick_query)
+        ctx.put("app", account.quick_query and account.authenticator)  # the dynamic code comes from the app
         ctx.say("request_report.intro_quick" if account.quick_query else "request_report.intro_card")
 
     def skip_dynamic_code(self, ctx: Ctx) -> bool:
@@ -33,12 +36,23 @@ class RequestReport(Form):
         return bool(ctx.get("quick"))
 
     async def ask_dynamic_code(self, ctx: Ctx) -> None:
+        if ctx.get("app"):
+            return  # nothing to send: the app shows the code
         account = await ctx.account()
         await texts.send_code(ctx, "request", account.phone)
 
+    def prompt_dynamic_code(self, ctx: Ctx) -> str:
+        return ctx.t("request_report.dynamic_code.prompt_app" if ctx.get("app") else "request_report.dynamic_code.prompt")
+
     async def validate_dynamic_code(self, value: str, ctx: Ctx) -> Validation:
         account = await ctx.account()
-        return await validators.verify_code(ctx.services, "request", account.phone, value)
+        if not ctx.get("app"):
+            return await validators.verify_code(ctx.services, "request", account.phone, value)
+        try:
+            await ctx.services.authenticator.verify(account.id, value)
+        except CodeError as exc:
+            return app_code_invalid(exc, ctx)
+        return Valid(True)
 
     def ask_verified(self, ctx: Ctx) -> None:
         ctx.call("verify_identity")

@@ -29,7 +29,7 @@ import pytest
 from backend import accounts, bankcards, errors, identity_rules, queries
 from dialogs import forms, registry
 from dialogs.catalog import LANGS, load_catalog
-from dialogs.flows import quick_query
+from dialogs.flows import authenticator, quick_query
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("dialogs", "bot")
@@ -174,6 +174,7 @@ DYNAMIC_KEYS: dict[str, set[str] | None] = {
     "status.{}": set(get_args(queries.Status)),
     "sms.{}": sms_purposes(),
     "quick_query.done_{}": _choice_values(quick_query.DECISION, quick_query.CLOSE),
+    "authenticator.done_{}": _choice_values(authenticator.BIND, authenticator.REMOVE),
     "bank_card.{}": (set(get_args(bankcards.Outcome)) - {"ok"}) | {"unknown_card", "mismatch", "not_holder"},
     "id_type.{}": {key for _, key in identity_rules.ID_TYPES},
     "help.{}": None,

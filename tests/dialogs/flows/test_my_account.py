@@ -20,7 +20,9 @@ async def test_low_level_account(app: App, chat: Chat) -> None:
     assert "wangxm01" in text and "王*明" in text and "110105********1239" in text and "155****0101" in text
     assert P1["id_number"] not in text and P1["phone"] not in text
     assert T("my_account.allows_low") in text and T("level.low") in text
-    assert buttons_of(replies)[:4] == ["/quick_query", "/change_phone", "/verify_identity", "/close_account"]
+    assert buttons_of(replies)[:5] == ["/quick_query", "/authenticator", "/change_phone", "/verify_identity",
+                                       "/close_account"]
+    assert T("my_account.app_off") in text
     assert T("my_account.quick_open") in [b.title for r in replies for b in getattr(r, "buttons", ())]
     assert await asked(app, chat) == (None, None)
 
