@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from fakes import CAPTCHA, P1
 from procs import REPO, ServerProcess
@@ -314,6 +315,31 @@ async def test_close_account_then_register_again_with_the_same_identity_and_logi
     await register(user, person, person["login"])
     assert "登录成功" in text(await log_in(user, person["login"]))
     assert "安全等级：" + T("level.low") in await my_account(user)  # a new account starts low
+
+
+async def test_authenticator_app_bound_then_a_request_confirmed_by_its_code(user: User) -> None:
+    """The server's own clock against pyotp's: the code a phone app shows now is taken."""
+    person = await invented(user)
+    await register(user, person, person["login"])
+    await log_in(user, person["login"])
+    await user.say("/bank_card")
+    await card_steps(user, person)
+    assert T("quick_query.done_open") in text(await user.say("/decision:open"))
+    await user.say("/authenticator")
+    await user.say("/decision:bind")
+    replies = await user.say(await user.code(person["phone"]))
+    shown = text(replies)
+    uri = re.search(r"otpauth://totp/\S+", shown)
+    assert uri is not None and last(replies) == T("authenticator.app_code.prompt")
+    app = pyotp.parse_uri(uri.group(0))
+    assert T("authenticator.done_bind") in text(await user.say(app.now()))
+    texts_before = len(await user.inbox(person["phone"]))
+    await user.say("/request_report")
+    assert last(await user.say("/product:hint")) == T("request_report.dynamic_code.prompt_app")
+    await asyncio.sleep(30 - time.time() % 30 + 0.5)  # the next step: the binding used this one's code
+    assert "查询申请已提交" in text(await user.say(app.now()))
+    assert len(await user.inbox(person["phone"])) == texts_before  # no SMS dynamic code was sent
+    assert "动态码应用：" + T("my_account.app_on") in await my_account(user)
 
 
 # -- the three products ------------------------------------------------------------------------
