@@ -75,8 +75,12 @@ def rest_routes(app: App) -> list[Route]:
     async def webhook(request: Request) -> Response:
         if (refusal := refused(request)) is not None:
             return refusal
-        data = await _json(request, MAX_UPLOAD_BODY)
-        if data is None or ("attachment" not in data and len(await request.body()) > MAX_BODY):
+        body = await read_limited(request, MAX_UPLOAD_BODY)
+        data = None if body is None else parse_object(body)
+        if body is None or (data is not None and "attachment" not in data and len(body) > MAX_BODY):
+            return error(413, f"the request is too large: at most {MAX_BODY // 1024} KB, or with an "
+                              f"attachment a file of at most {MAX_ATTACHMENT // 1024} KB")
+        if data is None:
             return error(400, 'expected a JSON object {"sender": "...", "message": "..."}')
         sender, message = data.get("sender"), data.get("message", "" if "attachment" in data else None)
         if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER:
@@ -102,6 +106,20 @@ def rest_routes(app: App) -> list[Route]:
 
     return [Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
             Route("/webhooks/rest/messages/{sender}", messages, methods=["GET"])]
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to pass `limit`: a huge body is never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _attachment(value: Any) -> Attachment | str:

@@ -125,6 +125,8 @@ async def test_bad_requests_get_clear_errors(server: ServerProcess) -> None:
         assert (await client.post(url, content=b"not json")).status_code == 400
         assert (await client.post(url, json={"sender": "", "message": "hi"})).status_code == 400
         assert (await client.post(url, json={"sender": "x", "message": 5})).status_code == 400
+        huge = await client.post(url, content=b'{"sender": "x", "message": "' + b"x" * 3_000_000 + b'"}')
+        assert huge.status_code == 413 and "at most" in huge.json()["error"]
         missing = await client.get(f"{server.url}/files/not-a-token")
         assert missing.status_code == 404
         # A lone surrogate is valid JSON but no text encoder takes it: the turn still runs.
