@@ -26,6 +26,7 @@ FLOW_ID = "reset_password"
 BY = (Choice("login_name", "reset_password.by_login_name"), Choice("identity", "reset_password.by_identity"))
 ID_TYPE_CHOICES = tuple(Choice(code, f"id_type.{key}") for code, key in ID_TYPES)
 MAX_CARD_FAILURES = 3
+CARD_FAILURE_WINDOW = 24 * 3600
 
 
 class ResetPassword(IdentityHooks, CaptchaHooks, Form):
@@ -115,17 +116,21 @@ class ResetPassword(IdentityHooks, CaptchaHooks, Form):
         check = await ctx.services.bank.verify(claim)
         if check.ok:
             return result
-        failures = int(ctx.get("card_failures", 0)) + 1
+        # Counted per account and day, not per attempt of this flow: starting again gave three more guesses.
+        failures = await ctx.services.kv.incr(f"reset-card-failures:{account.id}", ttl=CARD_FAILURE_WINDOW)
         logger.info("password reset: bank-card check failed (%s), attempt %d", check.outcome, failures)
         if failures >= MAX_CARD_FAILURES:
             ctx.stop()
             return Invalid("card.too_many_failures", reask=False)
-        ctx.put("card_failures", failures)
         ctx.clear("card")
         return Invalid("card.not_verified", reask=False)
 
-    def validate_password(self, value: str, ctx: Ctx) -> Validation:
-        return validators.password(value)
+    async def validate_password(self, value: str, ctx: Ctx) -> Validation:
+        result = validators.password(value)
+        # Asked only after the phone's code and the identity check, so it tells a stranger nothing.
+        if isinstance(result, Valid) and await ctx.services.accounts.passwords_among(ctx.get(recovery.SUBJECT), [value]):
+            return Invalid("password.same_as_old")
+        return result
 
     def validate_password_confirm(self, value: str, ctx: Ctx) -> Validation:
         if value != ctx.get("password"):

@@ -138,6 +138,36 @@ async def test_card_of_someone_else_is_refused_then_stops(app: App, coded: Chat)
     assert "登录成功" in texts_of(await login(coded))  # the password is unchanged
 
 
+async def test_starting_again_gives_no_new_card_guesses_until_the_next_day(app: App, coded: Chat,
+                                                                             clock: FixedClock) -> None:
+    await by_card(coded)
+    await coded.say(P2["card"])
+    await coded.say(P2["phone"])  # one wrong card in this attempt
+    await coded.say("/cancel")
+    clock.advance(61)  # the code may be sent again
+    await start_by_login(coded)
+    await by_card(coded)
+    await coded.say(P2["card"])
+    assert T("error.card.not_verified") in texts_of(await coded.say(P2["phone"]))
+    await coded.say(P2["card"])
+    replies = await coded.say(P2["phone"])  # the third of the day, not the second of this attempt
+    assert T("error.card.too_many_failures") in texts_of(replies)
+    clock.advance(24 * 3600)
+    await start_by_login(coded)
+    await by_card(coded)
+    await coded.say(P1["card"])
+    assert last_text(await coded.say(P1["phone"])) == T("reset_password.password.prompt")
+
+
+async def test_the_old_password_is_not_taken_as_the_new_one(app: App, coded: Chat) -> None:
+    await by_card(coded)
+    await coded.say(P1["card"])
+    await coded.say(P1["phone"])
+    replies = await coded.say(PASSWORD)
+    assert T("error.password.same_as_old") in texts_of(replies) and PASSWORD not in texts_of(replies)
+    assert last_text(replies) == T("reset_password.password.prompt")
+
+
 async def test_passwords_that_differ_are_asked_again(app: App, coded: Chat) -> None:
     await by_card(coded)
     await coded.say(P1["card"])
