@@ -109,19 +109,24 @@ class Engine:
         masked and, in the agents' copy only (never in the echo the person sees, so it is no guessing
         oracle), any token that is their password hidden: typed by mistake or in words to an agent."""
         account_id = state.get("account_id")
-        if account_id is None or turn.kind != "text" or shown == SECRET:
+        if turn.kind != "text" or shown == SECRET:
             return shown
+        # Names this conversation already gave (a registration's, a card holder's), typed again at
+        # another question: the mask follows the question, so a name there would be shown as typed.
+        names = [frame_slots.get("name") for frame_slots in _open_slots(state)]
+        if account_id is None:
+            return mask_names(shown, [n for n in names if isinstance(n, str)])
         raw = normalise(turn.text or "").strip()
         accounts = self.services.accounts
         pairs = password_candidates(raw) if own_password else []
         try:
-            name = (await accounts.get(account_id)).name
+            names.append((await accounts.get(account_id)).name)
             matched = set(await accounts.passwords_among(account_id, [plain for _, plain in pairs])) if pairs else set()
         except AccountNotFoundError:
             return shown
         typed = [token for token, plain in pairs if plain in matched]
         shown = hide(shown, [form for token in typed for form in (token, mask_numbers(token))])
-        return mask_names(shown, [name])
+        return mask_names(shown, [n for n in names if isinstance(n, str)])
 
     def _echo(self, turn: Turn, state: ConversationState) -> str:
         if state.get("handoff"):  # words for the agent, not an answer to the open question
@@ -778,6 +783,12 @@ def _flow_key(conversation_id: str) -> str:
 
 
 FLOW_KEYS = ("flow", "slots", "asked", "stack")
+
+
+def _open_slots(state: ConversationState) -> list[dict[str, Any]]:
+    """The answers of the open flow and of those parked under it."""
+    frames = [state.get("slots") or {}, *((frame.get("slots") or {}) for frame in state.get("stack") or [])]
+    return [slots for slots in frames if isinstance(slots, dict)]
 
 
 def _empty_flow() -> dict[str, Any]:

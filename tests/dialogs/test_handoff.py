@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from fakes import P1, Chat, register, texts_of
-from flowkit import P2, PASSWORD, asked, buttons_of, last_text, log_in, quick_user, register, register_until, submit_request
+from flowkit import P2, P4, PASSWORD, asked, buttons_of, last_text, log_in, quick_user, register, register_until, submit_request
 from sqlalchemy import select
 
 from backend.clock import FixedClock
 from backend.handoff import AgentView, AlreadyClaimed, NotYours
+from backend.identity_rules import mask_name
 from backend.models import AuditEvent, Handoff, TranscriptEntry
 from bot.wiring import App
 from dialogs.catalog import Translator
@@ -459,3 +460,16 @@ async def test_a_flow_lost_in_a_restart_is_told_at_the_next_message_once(app: Ap
     assert await app.services.deadlines.count(chat.conversation_id) == 0  # no second notice later
     replies = await chat.say("你好")
     assert T("session.state_lost") not in texts_of(replies)
+
+
+@pytest.mark.parametrize("typed", ["阿依古丽•买买提", "我叫阿依古丽 买买提", "阿依古丽.买买提"])
+async def test_a_name_given_earlier_and_typed_again_at_another_question_is_masked(app: App, chat: Chat,
+                                                                                typed: str) -> None:
+    """Masks follow the question, and names have no pattern: the one this flow already holds is known."""
+    await chat.tap("/register")
+    await chat.say(P4["name"])
+    await chat.say(typed)  # at the document-type question, where nothing is masked by its kind
+    await chat.say("人工")
+    lines = [text for _, text in await transcript_texts(app, chat.conversation_id)]
+    assert not any("买买提" in text for text in lines), lines
+    assert sum(mask_name(P4["name"]) in text for text in lines) == 2, lines  # the answer and the retyped one
