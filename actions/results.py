@@ -17,7 +17,8 @@ from backend.credit_data import CreditFile, Person
 from backend.queries import RequestView
 from backend.reports import ReportData, build_report_data, render_report_async
 from backend.services import Services
-from dialogs.results import build_filename
+from dialogs.catalog import Translator
+from dialogs.results import build_filename, build_foreign_lines
 
 PDF = "application/pdf"
 
@@ -29,7 +30,7 @@ async def deliver(services: Services, dispatcher: CollectingDispatcher, tracker:
     data = build_report_data(person, file, product=request.product, report_number=request.report_number,
                              query_time=services.clock.now())
     pdf = await render_report_async(data, fonts=services.fonts)
-    response, params = build_text(request.product, file, data)
+    response, params = build_text(request.product, file, data, translator(tracker))
     dispatcher.utter_message(response=response, **params)
     filename = build_filename(request.product, request.report_number)
     token = await services.files.put(request.conversation_id, filename, PDF, pdf)
@@ -43,12 +44,12 @@ async def deliver(services: Services, dispatcher: CollectingDispatcher, tracker:
     dispatcher.utter_message(response="utter_result_more", expires=format_time(expires))
 
 
-def build_text(product: str, file: CreditFile, data: ReportData) -> tuple[str, dict[str, Any]]:
+def build_text(product: str, file: CreditFile, data: ReportData, t: Translator) -> tuple[str, dict[str, Any]]:
     """The response (and its values) that tells the result in words; the full report is only the PDF."""
     if product == "hint":
         return build_hint_text(file, data)
     if product == "summary":
-        return "utter_result_summary", build_summary_params(data)
+        return "utter_result_summary", build_summary_params(data, t)
     return "utter_result_report", {}
 
 
@@ -61,10 +62,12 @@ def build_hint_text(file: CreditFile, data: ReportData) -> tuple[str, dict[str, 
     return "utter_result_hint_clean", {}
 
 
-def build_summary_params(data: ReportData) -> dict[str, Any]:
+def build_summary_params(data: ReportData, t: Translator) -> dict[str, Any]:
+    """The yuan totals, and the foreign-currency lines (in the person's language) that they leave out."""
     s = data.summary
     return {"cards": s.cards.accounts, "cards_overdue": s.cards.overdue_accounts,
             "card_limit": f"{s.cards.total_amount:,}", "card_used": f"{s.cards.total_balance:,}",
+            "card_foreign": build_foreign_lines(t, s.cards),
             "mortgages": s.mortgages.accounts, "mortgages_overdue": s.mortgages.overdue_accounts,
             "mortgage_balance": f"{s.mortgages.total_balance:,}", "loans": s.other_loans.accounts,
             "loans_overdue": s.other_loans.overdue_accounts, "loan_balance": f"{s.other_loans.total_balance:,}",

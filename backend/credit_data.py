@@ -22,7 +22,8 @@ Sandbox fixture layout: ``data/fixtures/personas.json`` is a single JSON object:
 The ``id_type`` used by the fixtures is the name ``"resident_id"`` (居民身份证), so keys look like
 ``"resident_id:110105199003071239"``; an ID number's check character is stored upper-case.
 Lookups also accept the platform's ID-type code (``"0"``, see ``backend.identity_rules.ID_TYPES``).
-Dates are ISO ``YYYY-MM-DD``. Amounts are whole yuan (int). ``bank_cards`` holds the four
+Dates are ISO ``YYYY-MM-DD``. Amounts are whole units (int) of the account's currency: a card's
+``currency`` (``"CNY"``, ``"USD"``...); loans have no currency and are in yuan. ``bank_cards`` holds the four
 elements a bank-card verification checks (card number, name, ID, reserved phone). Cards are
 digits only and Luhn-valid. ``status_24m`` has 24 characters, one per month, oldest first:
 ``N`` normal, ``1``..``7`` months overdue, ``*`` no usage, ``C`` closed. An identity that is not
@@ -48,6 +49,9 @@ SEVERE_OVERDUE_CODES = frozenset("34567")  # three or more months overdue (over 
 BAD_DEBT_CODE = "7"
 CLOSED_CODE = "C"
 HINT_YEARS = 5
+# The real report's totals are in RMB. We have no exchange-rate source, so amounts in any other
+# currency are never added into them: they are summed per currency on their own.
+DOMESTIC_CURRENCY = "CNY"
 _ID_TYPE_NAMES = dict(ID_TYPES)  # platform code -> name, e.g. "0" -> "resident_id"
 QUERY_YEARS = 2
 
@@ -129,10 +133,23 @@ EMPTY_FILE = CreditFile()
 
 
 @dataclass(frozen=True)
+class CurrencyTotals:
+    """Sums of one currency's accounts; ``total_amount`` as in ``AccountTotals``."""
+
+    currency: str
+    total_amount: int
+    total_balance: int
+    total_overdue: int
+
+
+@dataclass(frozen=True)
 class AccountTotals:
     """Counts and sums for one account type.
 
-    ``total_amount`` is the credit limit for cards and the principal for loans.
+    The counts cover accounts in every currency. The sums are in yuan and cover only CNY accounts;
+    ``foreign`` holds the sums of each other currency (by currency code), since adding dollars to
+    yuan without a rate would be wrong. ``total_amount`` is the credit limit for cards and the
+    principal for loans.
     """
 
     accounts: int
@@ -142,6 +159,7 @@ class AccountTotals:
     total_amount: int
     total_balance: int
     total_overdue: int
+    foreign: tuple[CurrencyTotals, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,16 +215,35 @@ def _limit(account: Account) -> int:
     return account.credit_limit if isinstance(account, CardAccount) else account.amount
 
 
+def currency_of(account: Account) -> str:
+    # Loans carry no currency in the file: they are all in yuan.
+    return account.currency if isinstance(account, CardAccount) else DOMESTIC_CURRENCY
+
+
+def build_currency_totals(currency: str, accounts: Iterable[Account]) -> CurrencyTotals:
+    """Sums of the accounts in ``currency``; the others are skipped."""
+    items = [a for a in accounts if currency_of(a) == currency]
+    return CurrencyTotals(
+        currency=currency,
+        total_amount=sum(_limit(a) for a in items),
+        total_balance=sum(a.balance for a in items),
+        total_overdue=sum(a.overdue_amount for a in items),
+    )
+
+
 def build_totals(accounts: Iterable[Account]) -> AccountTotals:
     items = list(accounts)
+    domestic = build_currency_totals(DOMESTIC_CURRENCY, items)
+    foreign = sorted({currency_of(a) for a in items} - {DOMESTIC_CURRENCY})
     return AccountTotals(
         accounts=len(items),
         active_accounts=sum(not is_closed(a) for a in items),
         overdue_accounts=sum(is_overdue(a) for a in items),
         overdue_90d_accounts=sum(is_severely_overdue(a) for a in items),
-        total_amount=sum(_limit(a) for a in items),
-        total_balance=sum(a.balance for a in items),
-        total_overdue=sum(a.overdue_amount for a in items),
+        total_amount=domestic.total_amount,
+        total_balance=domestic.total_balance,
+        total_overdue=domestic.total_overdue,
+        foreign=tuple(build_currency_totals(currency, items) for currency in foreign),
     )
 
 

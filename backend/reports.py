@@ -47,6 +47,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from backend.credit_data import (
+    AccountTotals,
     CardAccount,
     CreditFile,
     CreditHint,
@@ -84,6 +85,9 @@ SUMMARY_HEADER = ("账户类型", "账户数", "未结清/未销户账户数", "
                   "发生过90天以上逾期的账户数", "授信总额/借款总额", "已用额度/余额", "当前逾期总额")
 SUMMARY_ROWS = ("信用卡", "个人住房贷款", "其他贷款")
 SUMMARY_TAIL = "公共记录：共 {records} 条。最近2年内查询记录：共 {queries} 次。"
+# The table's amounts are in yuan; foreign-currency cards are counted there but summed here, per currency.
+SUMMARY_FOREIGN = ("另有外币信用卡账户（金额未计入上表）：{currency} 授信总额 {limit}，已用额度 {used}，"
+                   "当前逾期总额 {overdue}。")
 CARD_HEADER = ("编号", "发卡机构", "开立日期", "币种", "授信额度", "已用额度", "当前逾期金额", "账户状态",
                "最近24个月还款状态")
 LOAN_HEADER = ("编号", "贷款机构", "贷款种类", "发放日期", "借款金额", "余额", "当前逾期金额", "账户状态",
@@ -420,7 +424,15 @@ def _summary_section(data: ReportData) -> Section:
         for label, t in zip(SUMMARY_ROWS, (s.cards, s.mortgages, s.other_loans), strict=True))
     table = TableBlock(SUMMARY_HEADER, rows, (0.14, 0.08, 0.12, 0.12, 0.14, 0.14, 0.13, 0.13), "CCCCCRRR")
     tail = Text(SUMMARY_TAIL.format(records=s.public_records, queries=s.queries_2y))
-    return Section(SECTION_SUMMARY, (table, tail))
+    return Section(SECTION_SUMMARY, (table, *_foreign_card_lines(s.cards), tail))
+
+
+def _foreign_card_lines(cards: AccountTotals) -> tuple[Text, ...]:
+    # Only cards carry a currency; loans are always in yuan, so they have nothing to list here.
+    return tuple(Text(SUMMARY_FOREIGN.format(currency=CURRENCY_LABELS.get(f.currency, f.currency),
+                                             limit=_money(f.total_amount), used=_money(f.total_balance),
+                                             overdue=_money(f.total_overdue)))
+                 for f in cards.foreign)
 
 
 def _hint_section(hint: CreditHint) -> Section:

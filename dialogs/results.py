@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from backend.accounts import AccountView
-from backend.credit_data import CreditFile, Person
+from backend.credit_data import AccountTotals, CreditFile, Person
 from backend.queries import RequestView
 from backend.reports import ReportData, build_report_data, render_report_async, report_password
 from dialogs import texts
@@ -12,6 +14,8 @@ from dialogs.context import Ctx
 from dialogs.types import Button, Document, Text, Typing
 
 FILE_NAMES = {"hint": "个人信用信息提示", "summary": "个人信用信息概要", "report": "个人信用报告"}
+# Catalog keys of the foreign currencies we can name; any other is shown by its ISO code.
+CURRENCY_KEYS: Mapping[str, str] = {"USD": "currency.usd", "EUR": "currency.eur", "HKD": "currency.hkd"}
 
 
 def build_filename(product: str, report_number: str) -> str:
@@ -60,12 +64,30 @@ def build_hint_text(t: Translator, file: CreditFile, data: ReportData) -> str:
 def _summary_text(ctx: Ctx, data: ReportData) -> str:
     s = data.summary
     return ctx.t("result.summary", cards=s.cards.accounts, cards_overdue=s.cards.overdue_accounts,
-                 card_limit=_yuan(s.cards.total_amount), card_used=_yuan(s.cards.total_balance),
+                 card_limit=_amount(s.cards.total_amount), card_used=_amount(s.cards.total_balance),
+                 card_foreign=build_foreign_lines(ctx.t, s.cards),
                  mortgages=s.mortgages.accounts, mortgages_overdue=s.mortgages.overdue_accounts,
-                 mortgage_balance=_yuan(s.mortgages.total_balance), loans=s.other_loans.accounts,
-                 loans_overdue=s.other_loans.overdue_accounts, loan_balance=_yuan(s.other_loans.total_balance),
+                 mortgage_balance=_amount(s.mortgages.total_balance), loans=s.other_loans.accounts,
+                 loans_overdue=s.other_loans.overdue_accounts, loan_balance=_amount(s.other_loans.total_balance),
                  records=s.public_records, queries=s.queries_2y)
 
 
-def _yuan(amount: int) -> str:
+def build_foreign_lines(t: Translator, totals: AccountTotals) -> str:
+    """The foreign-currency sums that the yuan totals leave out, one line per currency.
+
+    Each line starts with a line break, so the text slots in right after the yuan totals; it is
+    empty when every account is in yuan. Also used by the Rasa actions.
+    """
+    return "".join("\n" + t("result.summary_foreign", currency=currency_name(t, f.currency),
+                             limit=_amount(f.total_amount), used=_amount(f.total_balance))
+                   for f in totals.foreign)
+
+
+def currency_name(t: Translator, code: str) -> str:
+    key = CURRENCY_KEYS.get(code)
+    return t(key) if key else code
+
+
+def _amount(amount: int) -> str:
+    # Whole units of the account's currency (yuan for the main totals).
     return f"{amount:,}"

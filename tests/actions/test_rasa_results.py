@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
 from rasa_payloads import ActionClient, Conversation, new_sender
 from rasa_people import create_account, entity, last_code, log_in, new_person
 from rasa_sim import Assistant
 
+from actions.results import build_summary_params
+from backend.clock import PRODUCT_TZ
+from backend.credit_data import load_sandbox
+from backend.reports import build_report_data
 from backend.services import Services
+from dialogs.catalog import Translator
 
 FORM = "fetch_result_form"
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_a_result_that_is_not_ready_says_when(assistant: Assistant, backend: Services) -> None:
@@ -71,3 +81,21 @@ async def test_my_requests_needs_a_log_in_and_says_when_there_are_none(client: A
     await create_account(backend, person)
     conv = await log_in(assistant, person)
     assert (await client.act(conv, "action_my_requests")).names == ["utter_my_requests_none"]
+
+
+def test_the_summary_response_gets_yuan_totals_and_the_foreign_lines_apart() -> None:
+    sandbox = load_sandbox(REPO / "data" / "fixtures" / "personas.json")
+    when = datetime(2026, 12, 4, 10, 0, tzinfo=PRODUCT_TZ)
+
+    def params(id_number: str, lang: str) -> dict[str, Any]:
+        persona = sandbox.personas[f"resident_id:{id_number}"]
+        data = build_report_data(persona.person, persona.file, product="summary", report_number="1",
+                                 query_time=when)
+        return build_summary_params(data, Translator(lang))
+
+    p4 = params("650102199506012464", "zh")
+    assert (p4["cards"], p4["card_limit"], p4["card_used"]) == (50, "1,545,000", "678,000")
+    assert p4["card_foreign"] == "\n另有外币账户：美元 授信 30,000，已用 27,000"
+    assert params("650102199506012464", "en")["card_foreign"] == (
+        "\nAlso foreign-currency accounts: USD credit limit 30,000, used 27,000")
+    assert params("110105199003071239", "zh")["card_foreign"] == ""

@@ -9,6 +9,7 @@ import pytest
 from backend.credit_data import (
     EMPTY_FILE,
     AccountTotals,
+    CurrencyTotals,
     CardAccount,
     CreditFile,
     CreditHint,
@@ -120,7 +121,9 @@ SUMMARIES = {
     P1: (AccountTotals(2, 2, 0, 0, 80000, 3200, 0), AccountTotals(1, 1, 0, 0, 2800000, 2215400, 0), ZERO, 0, 2),
     P2: (AccountTotals(2, 2, 2, 1, 30000, 22150, 4560), ZERO, AccountTotals(1, 1, 1, 0, 60000, 41000, 0), 0, 3),
     P3: (AccountTotals(1, 1, 0, 0, 15000, 14800, 0), ZERO, AccountTotals(1, 0, 1, 1, 300000, 0, 0), 2, 1),
-    P4: (AccountTotals(50, 50, 4, 0, 1575000, 705000, 0), AccountTotals(2, 2, 0, 0, 3200000, 2357500, 0),
+    # 49 CNY cards and one USD card: the USD amounts are kept apart, never added to the yuan.
+    P4: (AccountTotals(50, 50, 4, 0, 1545000, 678000, 0, (CurrencyTotals("USD", 30000, 27000, 0),)),
+         AccountTotals(2, 2, 0, 0, 3200000, 2357500, 0),
          AccountTotals(28, 26, 1, 0, 1110000, 368375, 0), 0, 16),
     P5: (ZERO, ZERO, AccountTotals(1, 0, 0, 0, 30000, 0, 0), 0, 0),
     P6: (AccountTotals(1, 1, 0, 0, 40000, 12000, 0), AccountTotals(1, 1, 1, 0, 1800000, 1523000, 16800),
@@ -151,6 +154,16 @@ def test_empty_file_summarises_to_zero_and_a_clean_hint():
     s = build_summary(EMPTY_FILE, TODAY)
     assert (s.cards, s.mortgages, s.other_loans, s.public_records, s.queries_2y) == (ZERO, ZERO, ZERO, 0, 0)
     assert build_hint(EMPTY_FILE, TODAY) == CreditHint(False, False, 0, 0)
+
+
+def test_totals_sum_each_currency_on_its_own_and_count_every_account():
+    cards = (CardAccount("甲", date(2020, 1, 1), "CNY", 10000, 4000, 0, "N" * 24),
+             CardAccount("乙", date(2020, 1, 1), "USD", 3000, 2000, 500, "N" * 23 + "1"),
+             CardAccount("丙", date(2020, 1, 1), "HKD", 8000, 100, 0, "N" * 24),
+             CardAccount("丁", date(2020, 1, 1), "USD", 1000, 0, 0, "N" * 24))
+    totals = build_summary(CreditFile(cards=cards), TODAY).cards
+    assert totals == AccountTotals(4, 4, 1, 0, 10000, 4000, 0, (CurrencyTotals("HKD", 8000, 100, 0),
+                                                                 CurrencyTotals("USD", 4000, 2000, 500)))
 
 
 def test_query_exactly_two_years_old_is_outside_the_window():

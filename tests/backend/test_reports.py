@@ -37,6 +37,7 @@ from backend.reports import (
     render_report,
     render_report_async,
     render_text_sample,
+    report_password,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -350,6 +351,22 @@ def test_password_protects_the_pdf(sandbox, fonts):
     assert wrong.decrypt("135790") == PasswordType.NOT_DECRYPTED
     assert right.decrypt("246810") != PasswordType.NOT_DECRYPTED
     assert "个人信用信息概要" in right.pages[0].extract_text()
+
+
+@pytest.mark.parametrize("product", ["summary", "report"])
+def test_p4_summary_totals_are_yuan_and_the_dollar_card_is_listed_apart(sandbox, fonts, product):
+    pdf = render_report(make_data(sandbox, P4, product), password=report_password(P4), fonts=fonts)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.decrypt("012464") != PasswordType.NOT_DECRYPTED
+    text = flat(body_text([page.extract_text() for page in reader.pages]))
+    assert "信用卡5050401,545,000678,0000" in text  # 50 accounts (the dollar card too), yuan sums only
+    assert "另有外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000，当前逾期总额0。" in text
+    assert "1,575,000" not in text and "705,000" not in text
+
+
+def test_a_yuan_only_summary_lists_no_foreign_currency(sandbox, fonts):
+    text = flat("".join(pages_text(render_report(make_data(sandbox, P1, "summary"), fonts=fonts))))
+    assert "信用卡220080,0003,2000" in text and "外币" not in text
 
 
 def test_empty_password_is_refused(sandbox, fonts):

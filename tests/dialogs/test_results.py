@@ -4,17 +4,20 @@ says so without giving the password, and the PDF carries its report number and h
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 from fakes import P1, Chat, documents_of, texts_of
-from flowkit import P2, all_texts, quick_user, submit_request
+from flowkit import P2, P4, all_texts, quick_user, submit_request
 from pypdf import PasswordType, PdfReader
 
 from backend.clock import FixedClock
+from backend.credit_data import AccountTotals, CurrencyTotals
 from backend.report_check import ReportCheck
 from backend.reports import report_password
 from bot.wiring import App
 from dialogs.catalog import Translator
+from dialogs.results import build_foreign_lines
 from dialogs.types import Document
 
 WEEK = 7 * 24 * 3600
@@ -98,3 +101,51 @@ async def test_results_stay_seven_days_then_expire_with_a_clear_message(
     assert Translator("zh")("fetch_result.expired") in texts_of(replies) and not documents_of(replies)
     status = await ReportCheck(app.services.db, clock).verify(number)
     assert status.found and status.status == "expired"
+
+
+# --- totals per currency: yuan totals first, each foreign currency on its own line ---------------
+
+P4_CNY = "授信总额 1,545,000 元，已用 678,000 元"
+P4_USD = "另有外币账户：美元 授信 30,000，已用 27,000"
+P4_PDF_USD = "另有外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000"
+
+
+async def delivered_summary(app: App, chat: Chat, clock: FixedClock, person: dict[str, str],
+                            login: str) -> tuple[str, Document]:
+    await quick_user(chat, person, login)
+    await submit_request(chat, "summary", person)
+    clock.advance(61)
+    assert await app.dispatcher.run_once() == 1
+    replies = await chat.say(await chat.last_code(person["phone"]))
+    [pdf] = documents_of(replies)
+    return texts_of(replies), pdf
+
+
+async def test_p4_summary_shows_yuan_totals_and_the_dollar_card_apart(app: App, clock: FixedClock) -> None:
+    chat = Chat(app, "rest:ayiguli")
+    text, document = await delivered_summary(app, chat, clock, P4, "ayiguli01")
+    assert "信用卡：50 个账户" in text  # the count includes the dollar card
+    assert f"{P4_CNY}\n{P4_USD}\n住房贷款" in text
+    assert "1,575,000" not in text and "705,000" not in text
+    pdf = opened(document.data, "012464").replace(" ", "").replace("\n", "")
+    assert "1,545,000" in pdf and "678,000" in pdf and P4_PDF_USD in pdf
+    assert "1,575,000" not in pdf and "705,000" not in pdf
+
+
+async def test_a_yuan_only_summary_has_no_foreign_currency_line(app: App, chat: Chat, clock: FixedClock) -> None:
+    text, document = await delivered_summary(app, chat, clock, P1, "wangxm01")
+    assert "授信总额 80,000 元，已用 3,200 元\n住房贷款" in text
+    assert "外币" not in text and "外币" not in opened(document.data, "071239")
+
+
+def test_foreign_lines_in_both_languages() -> None:
+    totals = AccountTotals(3, 3, 0, 0, 100, 10, 0, (CurrencyTotals("EUR", 5000, 1000, 0),
+                                                    CurrencyTotals("USD", 30000, 27000, 0)))
+    assert build_foreign_lines(Translator("zh"), totals) == (
+        "\n另有外币账户：欧元 授信 5,000，已用 1,000\n" + P4_USD)
+    assert build_foreign_lines(Translator("en"), totals) == (
+        "\nAlso foreign-currency accounts: EUR credit limit 5,000, used 1,000"
+        "\nAlso foreign-currency accounts: USD credit limit 30,000, used 27,000")
+    assert build_foreign_lines(Translator("en"), replace(totals, foreign=(CurrencyTotals("JPY", 9, 1, 0),))) == (
+        "\nAlso foreign-currency accounts: JPY credit limit 9, used 1")  # no name in the catalog: its code
+    assert build_foreign_lines(Translator("zh"), replace(totals, foreign=())) == ""
