@@ -6,8 +6,9 @@ Five multiple-choice questions, each with one right option:
    of your loans); the three distractors come from ``DISTRACTOR_INSTITUTIONS`` minus every institution
    in the file, so no other option is also right. Question 5 uses other distractors (or, when both
    questions have the same answer, the very same options), so a name seen in both lists gives nothing away.
-2. ``loan_amount``: the bracket of your largest loan's amount (``card_limit``, the largest card limit,
-   when there is no loan).
+2. ``loan_amount``: the bracket of your largest loan's amount (``card_limit``, the largest limit of a
+   yuan card, when there is no loan; ``card_currency``, the currency of your highest-limit card, when
+   every card is in a foreign currency: yuan brackets would misplace a dollar limit).
 3. ``opened_year``: the year your earliest card or loan was opened; distractors are nearby years.
 4. ``has_mortgage``: yes or no.
 5. ``recent_query``: which institution queried your credit most recently (``NO_QUERY`` when none did).
@@ -27,9 +28,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from backend.credit_data import CreditFile
+from backend.credit_data import DOMESTIC_CURRENCY, CreditFile
 
-QuestionKind = Literal["account_bank", "loan_amount", "card_limit", "opened_year", "has_mortgage", "recent_query"]
+QuestionKind = Literal["account_bank", "loan_amount", "card_limit", "card_currency", "opened_year", "has_mortgage",
+                       "recent_query"]
 
 OPTIONS = 4
 YES, NO = "yes", "no"
@@ -39,6 +41,7 @@ LOAN_BRACKETS = (("loan_lt_50k", 0, 50_000), ("loan_50k_300k", 50_000, 300_000),
                  ("loan_300k_1m", 300_000, 1_000_000), ("loan_ge_1m", 1_000_000, None))
 CARD_BRACKETS = (("card_lt_10k", 0, 10_000), ("card_10k_50k", 10_000, 50_000),
                  ("card_50k_100k", 50_000, 100_000), ("card_ge_100k", 100_000, None))
+CARD_CURRENCIES = ("CNY", "USD", "EUR", "HKD")  # options of card_currency, in this order
 # Invented names in the sandbox's style, used only as wrong options.
 DISTRACTOR_INSTITUTIONS = (
     "示例商业银行股份有限公司", "沙箱城市银行股份有限公司", "示例农村商业银行股份有限公司",
@@ -130,8 +133,14 @@ def _amount(file: CreditFile) -> Question:
     if file.loans:
         largest = max(loan.amount for loan in file.loans)
         return Question("loan_amount", tuple(b[0] for b in LOAN_BRACKETS), _bracket(largest, LOAN_BRACKETS))
-    largest = max(card.credit_limit for card in file.cards)
-    return Question("card_limit", tuple(b[0] for b in CARD_BRACKETS), _bracket(largest, CARD_BRACKETS))
+    yuan = [card.credit_limit for card in file.cards if card.currency == DOMESTIC_CURRENCY]
+    if yuan:
+        return Question("card_limit", tuple(b[0] for b in CARD_BRACKETS), _bracket(max(yuan), CARD_BRACKETS))
+    # Limits in other currencies cannot be compared with each other without a rate: the card with the
+    # highest figure is the one asked about, which only matters for the rare file with two currencies.
+    currency = max(file.cards, key=lambda card: card.credit_limit).currency
+    options = CARD_CURRENCIES if currency in CARD_CURRENCIES else (*CARD_CURRENCIES[:-1], currency)
+    return Question("card_currency", options, options.index(currency))
 
 
 def _opened_year(file: CreditFile, rng: random.Random, today: date | None) -> Question:

@@ -28,6 +28,7 @@ OPTION_CHOICES = (Choice("0", "question_verify.option.a"), Choice("1", "question
 KIND_KEYS = {
     "account_bank": "question_verify.kind.account_bank", "loan_amount": "question_verify.kind.loan_amount",
     "card_limit": "question_verify.kind.card_limit", "opened_year": "question_verify.kind.opened_year",
+    "card_currency": "question_verify.kind.card_currency",
     "has_mortgage": "question_verify.kind.has_mortgage", "recent_query": "question_verify.kind.recent_query",
 }
 OPTION_KEYS = {
@@ -36,8 +37,9 @@ OPTION_KEYS = {
     "loan_300k_1m": "question_verify.bracket.loan_300k_1m", "loan_ge_1m": "question_verify.bracket.loan_ge_1m",
     "card_lt_10k": "question_verify.bracket.card_lt_10k", "card_10k_50k": "question_verify.bracket.card_10k_50k",
     "card_50k_100k": "question_verify.bracket.card_50k_100k", "card_ge_100k": "question_verify.bracket.card_ge_100k",
+    "CNY": "currency.cny", "USD": "currency.usd", "EUR": "currency.eur", "HKD": "currency.hkd",  # CARD_CURRENCIES
 }
-TRANSLATED_KINDS = frozenset({"loan_amount", "card_limit", "has_mortgage", "recent_query"})
+TRANSLATED_KINDS = frozenset({"loan_amount", "card_limit", "card_currency", "has_mortgage", "recent_query"})
 
 
 def failures_key(account_id: int) -> str:

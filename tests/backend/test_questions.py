@@ -115,6 +115,22 @@ def test_card_only_file_without_queries() -> None:
                      "opened_year": "2021", "has_mortgage": "no", "recent_query": NO_QUERY}
 
 
+def test_a_dollar_limit_is_never_put_in_yuan_brackets() -> None:
+    """A USD 150,000 card beside a CNY 30,000 one: the yuan card is asked about, in yuan brackets."""
+    usd = CardAccount("沙箱城市银行股份有限公司上海分行", date(2021, 5, 1), "USD", 150_000, 0, 0, NORMAL)
+    cny = CardAccount("示例商业银行股份有限公司北京分行", date(2022, 5, 1), "CNY", 30_000, 0, 0, NORMAL)
+    assert answers(CreditFile(cards=(usd, cny)))["card_limit"] == "card_10k_50k"
+
+
+@pytest.mark.parametrize(("currency", "options"), [("USD", ("CNY", "USD", "EUR", "HKD")),
+                                                   ("JPY", ("CNY", "USD", "EUR", "JPY"))])
+def test_only_foreign_cards_ask_for_the_currency_not_a_yuan_bracket(currency: str, options: tuple[str, ...]) -> None:
+    card = CardAccount("沙箱城市银行股份有限公司上海分行", date(2021, 5, 1), currency, 5_000, 0, 0, NORMAL)
+    (question,) = [q for q in build_questions(CreditFile(cards=(card,)), random.Random(3), TODAY)
+                   if q.kind in ("card_limit", "card_currency")]
+    assert (question.kind, question.options, question.answer) == ("card_currency", options, currency)
+
+
 def test_loan_brackets_edges() -> None:
     for amount, bracket in ((49_999, "loan_lt_50k"), (50_000, "loan_50k_300k"), (300_000, "loan_300k_1m"),
                             (1_000_000, "loan_ge_1m")):
