@@ -57,7 +57,9 @@ class SandboxBank:
         return compare(claim, await self._find(claim.card))
 
     async def add(self, holder: CardHolder) -> bool:
-        """Returns False when the card already exists (the first record wins)."""
+        """Returns False when the card already exists (the first record wins, a fixture's above all)."""
+        if holder.card in self._defaults:
+            return False
         row = SandboxBankCard(card_hash=self._vault.lookup_hash("card", holder.card),
                               record_enc=self._vault.seal(json.dumps(asdict(holder), ensure_ascii=False)))
         try:

@@ -130,6 +130,15 @@ async def invented(user: User) -> dict[str, str]:
     return person
 
 
+async def test_a_sandbox_card_added_again_or_a_fixture_card_is_not_added(user: User) -> None:
+    person = await invented(user)  # added once: 201
+    holder = {**{k: person[k] for k in ("card", "name", "id_number", "phone")}, "id_type": "0"}
+    again = await user.client.post(f"{user.base}/sandbox/bank-cards", json=holder)
+    fixture = await user.client.post(f"{user.base}/sandbox/bank-cards", json={**holder, "card": P3["card"]})
+    assert (again.status_code, again.json()) == (200, {"added": False})
+    assert (fixture.status_code, fixture.json()) == (200, {"added": False})  # the fixture's holder stays
+
+
 async def register(user: User, person: dict[str, str], login: str) -> None:
     for step in ["注册", person["name"], "/id_type:0", person["id_number"], CAPTCHA, "/agreement:accept", login,
                  PASSWORD, PASSWORD, person["phone"]]:
