@@ -14,14 +14,16 @@ from actions import bank_card
 from actions.asks import CodeAsk, SlotPhoneCodeAsk
 from actions.base import GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
-from actions.replies import format_time, lang_of, translator
+from actions.replies import format_time, lang_of, translator, utter_invalid
 from actions.slots import SlotValidators
-from actions.state import code_proof
+from actions.state import VERIFIED, code_proof
 from backend.accounts import AccountView
 from backend.bankcards import CardHolder
+from backend.errors import CodeError
 from backend.identity_rules import clean_text, mask_phone
 from backend.queries import PRODUCTS
 from dialogs.catalog import LANGS, Translator
+from dialogs.flows.authenticator import app_code_refusal
 from dialogs.forms import Invalid, Valid, Validation
 
 FORM = "request_report_form"
@@ -58,8 +60,28 @@ class ValidateRequestReportForm(SlotValidators):
     async def validate_dynamic_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> SlotDict:
         account = await self.account(tracker)
+        if account is not None and account.authenticator:
+            return await self.check_app_code(account, dispatcher, tracker)
         phone = None if account is None else account.phone
         return await self.check_code("dynamic_code", PURPOSE, phone, dispatcher, tracker)
+
+    async def check_app_code(self, account: AccountView, dispatcher: CollectingDispatcher,
+                             tracker: Tracker) -> SlotDict:
+        """The code the person's authenticator app shows; passed, it leaves the same sealed proof as an SMS code."""
+        state = self.state(tracker)
+        raw, proof = await state.unseal("dynamic_code"), code_proof(PURPOSE, account.phone)
+        if raw is None:
+            return {"dynamic_code": None}
+        if raw.startswith(VERIFIED):  # validated before (the form was resumed)
+            return {"dynamic_code": VERIFIED if raw == proof else None}
+        try:
+            await self.services.authenticator.verify(account.id, raw)
+        except CodeError as exc:
+            await state.drop("dynamic_code")
+            utter_invalid(dispatcher, app_code_refusal(exc, self.services.authenticator.policy))
+            return {"dynamic_code": None}
+        await state.seal("dynamic_code", proof)
+        return {"dynamic_code": VERIFIED}
 
     async def validate_sms_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> SlotDict:
@@ -85,6 +107,13 @@ class ActionAskRequestReportFormDynamicCode(CodeAsk):
     async def phone_for(self, tracker: Tracker) -> str | None:
         account = await self.account(tracker)
         return None if account is None else account.phone
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        account = await self.account(tracker)
+        if account is not None and account.authenticator:
+            dispatcher.utter_message(response="utter_ask_dynamic_code_app")  # the app shows it: nothing to text
+            return []
+        return await super().run(dispatcher, tracker, domain)
 
 
 class ActionAskRequestReportFormSmsCode(SlotPhoneCodeAsk):

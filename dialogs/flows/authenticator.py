@@ -6,7 +6,7 @@ done only when the app shows a right code for it, so a mistyped key never locks 
 
 from __future__ import annotations
 
-from backend.authenticator import AuthenticatorLockedError, AuthenticatorReusedError
+from backend.authenticator import AuthenticatorLockedError, AuthenticatorReusedError, TotpPolicy
 from backend.errors import CodeError, CodeExpiredError, CodeMismatchError
 from dialogs import texts, validators
 from dialogs.context import Ctx
@@ -83,17 +83,23 @@ class Authenticator(Form):
         texts.menu(ctx)
 
 
-def app_code_invalid(exc: CodeError, ctx: Ctx) -> Invalid:
-    """What a refused app code is told; after too many wrong ones the step ends (a retry cannot pass)."""
+def app_code_refusal(exc: CodeError, policy: TotpPolicy) -> Invalid:
+    """What a refused app code is told (chat flows and Rasa actions alike)."""
     if isinstance(exc, CodeMismatchError):
         return Invalid("authenticator.mismatch", {"remaining": exc.fields.get("remaining", 0)})
     if isinstance(exc, AuthenticatorLockedError):
-        ctx.stop()
-        minutes = ctx.services.authenticator.policy.lock_seconds // 60
-        return Invalid("authenticator.locked", {"minutes": minutes}, reask=False)
+        return Invalid("authenticator.locked", {"minutes": policy.lock_seconds // 60}, reask=False)
     if isinstance(exc, AuthenticatorReusedError):
         return Invalid("authenticator.reused")
     return Invalid(exc.reason)
+
+
+def app_code_invalid(exc: CodeError, ctx: Ctx) -> Invalid:
+    """The refusal; after too many wrong codes the step ends, since a retry could not pass anyway."""
+    refusal = app_code_refusal(exc, ctx.services.authenticator.policy)
+    if not refusal.reask:
+        ctx.stop()
+    return refusal
 
 
 FLOW = Authenticator()

@@ -36,7 +36,8 @@ SECRET_SLOTS = ("password", "password_confirm", "card", "sms_code", "dynamic_cod
 # Reasons the validators and actions give besides the identity rules'.
 MORE_REASONS = {"code.mismatch", "code.expired", "code.exhausted", "code.not_issued", "captcha.mismatch",
                 "identity_taken", "login_taken", "password.mismatch", "agreement.declined", "choice.unknown",
-                "phone.not_account", "login_name.too_many"}
+                "phone.not_account", "login_name.too_many", "authenticator.mismatch", "authenticator.locked",
+                "authenticator.reused"}
 
 
 def schemas_dir() -> Path:

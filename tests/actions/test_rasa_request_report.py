@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pyotp
 from fakes import CAPTCHA
 from rasa_payloads import ActionClient, Conversation
-from rasa_people import Person, create_account, last_code, log_in, new_person
+from rasa_people import Person, create_account, inbox_size, last_code, log_in, new_person
 from rasa_sim import Assistant
 
 from backend.services import Services
@@ -67,3 +68,22 @@ async def test_a_wrong_dynamic_code_submits_nothing(assistant: Assistant, backen
     assert assistant.said_names[-3:] == ["utter_invalid_code_mismatch", "utter_code_still_valid",
                                          "utter_ask_dynamic_code"]
     assert await backend.queries.list_for(account_id) == []
+
+
+async def test_with_an_authenticator_app_its_code_confirms_and_nothing_is_texted(assistant: Assistant,
+                                                                                backend: Services) -> None:
+    person, conv, account_id = await logged_in(assistant, backend, verified=True, quick=True)
+    enrolment = await backend.authenticator.begin(account_id, person.login_name)
+    app = pyotp.TOTP(enrolment.secret)
+    await backend.authenticator.confirm(account_id, app.now())  # bound in another channel's flow
+    texted = await inbox_size(backend, person.phone)
+    await assistant.start(conv, FORM, "我要查信用报告", "request_report")
+    await assistant.say(conv, "report")
+    assert assistant.said_names[-1] == "utter_ask_dynamic_code_app"
+    await assistant.say(conv, "000000" if app.now() != "000000" else "111111")
+    assert assistant.said_names[-2:] == ["utter_invalid_authenticator_mismatch", "utter_ask_dynamic_code_app"]
+    assert assistant.said[-2]["remaining"] == 4
+    await assistant.say(conv, app.now())
+    assert assistant.said_names[-1] == "utter_request_submitted"
+    assert [r.product for r in await backend.queries.list_for(account_id)] == ["report"]
+    assert await inbox_size(backend, person.phone) == texted
