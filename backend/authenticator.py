@@ -111,7 +111,9 @@ class AuthenticatorService:
                 return
             account.totp_secret_enc = None
             await self._audit.record(session, "user", "account.authenticator_off", account_id)
-        await self._kv.delete(self._last_key(account_id))
+        # Removing needs the phone's code: a lock earned by the old app must not refuse a new one.
+        for key in (self._last_key(account_id), self._fail_key(account_id), self._lock_key(account_id)):
+            await self._kv.delete(key)
 
     async def _secret(self, account_id: int) -> str | None:
         async with self._db.sessions() as session:
@@ -120,14 +122,22 @@ class AuthenticatorService:
         return None if sealed is None else self._vault.open(sealed)
 
     async def _check(self, account_id: int, secret: str, raw: str) -> int:
-        """The matched time step; counts the try first, and each step is taken once, atomically."""
+        """The matched time step. Each try is counted before it is checked (parallel guesses all count);
+        the fifth wrong one locks app codes for `lock_seconds` from then; each step is taken once."""
+        if await self._kv.get(self._lock_key(account_id)):
+            raise AuthenticatorLockedError
         failures = await self._kv.incr(self._fail_key(account_id), ttl=self.policy.lock_seconds)
         if failures > self.policy.max_failures:
             raise AuthenticatorLockedError
-        code = normalise(raw)
-        counter = self._match(secret, code)
+        counter = self._match(secret, normalise(raw))
         if counter is None:
+            if failures >= self.policy.max_failures:
+                await self._kv.set(self._lock_key(account_id), 1, ttl=self.policy.lock_seconds)
+                await self._kv.delete(self._fail_key(account_id))
+                raise AuthenticatorLockedError
             raise CodeMismatchError(remaining=self.policy.max_failures - failures)
+        # A right code, whatever follows: it is no guess, so it gives its try back.
+        await self._kv.incr(self._fail_key(account_id), ttl=self.policy.lock_seconds, amount=-1)
         last = await self._kv.get(self._last_key(account_id))
         if (last is not None and counter <= int(last)) or not await self._kv.add(
                 f"totp-used:{account_id}:{counter}", 1, ttl=self._memory_seconds):
@@ -163,3 +173,10 @@ class AuthenticatorService:
     @staticmethod
     def _fail_key(account_id: int) -> str:
         return f"totp-fail:{account_id}"
+
+    @staticmethod
+    def _lock_key(account_id: int) -> str:
+        return f"totp-lock:{account_id}"
+
+    async def locked(self, account_id: int) -> bool:
+        return bool(await self._kv.get(self._lock_key(account_id)))

@@ -108,21 +108,53 @@ async def test_the_same_code_sent_twice_at_once_passes_once(app: App, clock: Fix
     assert all(isinstance(r, AuthenticatorReusedError) for r in results if r is not None)
 
 
-async def test_five_wrong_codes_lock_the_app_codes_for_fifteen_minutes(app: App, clock: FixedClock) -> None:
+async def test_the_fifth_wrong_code_locks_app_codes_for_fifteen_minutes_from_then(app: App,
+                                                                                  clock: FixedClock) -> None:
     account_id, secret = await bound(app, clock)
     service, totp = app.services.authenticator, pyotp.TOTP(secret)
     clock.set(at(11, 0, 0))
     wrong = f"{(int(totp.at(clock.now())) + 1) % 10**6:06d}"
     remaining = []
-    for _ in range(5):
+    for _ in range(4):
         with pytest.raises(CodeMismatchError) as caught:
             await service.verify(account_id, wrong)
         remaining.append(caught.value.fields["remaining"])
-    assert remaining == [4, 3, 2, 1, 0]
+    assert remaining == [4, 3, 2, 1]  # never "0 tries left": the fifth wrong one is the lock itself
+    clock.advance(600)  # the lock runs from the fifth wrong code, not from the first
+    with pytest.raises(AuthenticatorLockedError):
+        await service.verify(account_id, wrong)
+    assert await service.locked(account_id)
+    clock.advance(899)
     with pytest.raises(AuthenticatorLockedError):
         await service.verify(account_id, totp.at(clock.now()))  # even the right code waits
-    clock.advance(901)
+    clock.advance(2)
     await service.verify(account_id, totp.at(clock.now()))
+
+
+async def test_a_reused_right_code_is_no_wrong_guess(app: App, clock: FixedClock) -> None:
+    account_id, secret = await bound(app, clock)
+    service, totp = app.services.authenticator, pyotp.TOTP(secret)
+    clock.set(at(11, 30, 0))
+    code = totp.at(clock.now())
+    await service.verify(account_id, code)
+    for _ in range(6):
+        with pytest.raises(AuthenticatorReusedError):
+            await service.verify(account_id, code)
+    assert not await service.locked(account_id)
+
+
+async def test_removing_the_app_lifts_its_lock_so_a_new_app_can_be_bound(app: App, clock: FixedClock) -> None:
+    account_id, secret = await bound(app, clock)
+    service = app.services.authenticator
+    clock.set(at(12, 30, 0))
+    for _ in range(5):
+        with pytest.raises((CodeMismatchError, AuthenticatorLockedError)):
+            await service.verify(account_id, f"{(int(pyotp.TOTP(secret).at(clock.now())) + 1) % 10**6:06d}")
+    assert await service.locked(account_id)
+    await service.remove(account_id)
+    enrolment = await service.begin(account_id, "wangxm01")
+    await service.confirm(account_id, pyotp.TOTP(enrolment.secret).at(clock.now()))
+    assert await service.bound(account_id)
 
 
 @pytest.mark.parametrize("typed", ["", "12345", "1234567", "abcdef", "１２３４５６"])
