@@ -41,7 +41,7 @@ from dialogs.context import Ctx, Transition
 from dialogs.forms import Form, Invalid, Slot, Valid, choice_payload
 from dialogs.intents import Intent, global_word, recognise
 from dialogs.masking import SECRET, hide, mask_input, mask_names, mask_numbers, normalise, password_candidates
-from dialogs.types import ConversationState, Delete, Document, Frame, Image, Reply, Text, Turn
+from dialogs.types import UNRECORDED, ConversationState, Delete, Document, Frame, Image, Reply, Text, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,10 @@ class Engine:
                 return ctx.replies
             echo = await self._masked_own(turn, state, self._echo(turn, state), own_password=True)
             await self._turn(ctx)
+            unrecorded = ctx.state.pop(UNRECORDED, False)  # type: ignore[misc]
             await self.save(turn.conversation_id, ctx.state)
-            await self._record(turn.conversation_id, [("user", echo)], ctx.replies, ctx.state.get("handoff"))
+            if not unrecorded:
+                await self._record(turn.conversation_id, [("user", echo)], ctx.replies, ctx.state.get("handoff"))
             return ctx.replies
 
     async def push(self, turn: Turn, flow_id: str, lead: tuple[str, dict[str, Any]] | None = None,
@@ -752,9 +754,12 @@ class Engine:
 
 
 PRIVATE_PLACEHOLDER = "[信用信息 · credit data]"
+SECRET_PLACEHOLDER = "[密钥，已隐藏 · secret key, hidden]"
 
 
 def _transcript_text(reply: Reply) -> str:
+    if isinstance(reply, Text) and reply.secret:
+        return SECRET_PLACEHOLDER
     if isinstance(reply, Text) and reply.private:
         return PRIVATE_PLACEHOLDER
     if isinstance(reply, Text):

@@ -56,6 +56,9 @@ class Text:
     private: bool = False
     """Carries the person's credit data (a result, a question built from it): never copied into
     the agents' transcript."""
+    secret: bool = False
+    """Carries a secret meant for the person alone (an authenticator's setup key): never copied into
+    the agents' transcript either, and shown there as a hidden secret, not as credit data."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Typing:
 
 
 Reply = Text | Image | Document | Delete | Typing
+UNRECORDED = "unrecorded"  # a state key set by a turn that erased the transcript (account closure): it adds nothing back
 
 
 class Frame(TypedDict):

@@ -53,14 +53,15 @@ class Authenticator(Form):
 
     async def ask_app_code(self, ctx: Ctx) -> None:
         if ctx.get("shown"):
-            return  # asked again (a wrong code, /resend): the same key stands, its prompt follows
+            ctx.say("authenticator.no_resend")  # /resend: the app makes its codes, nothing is sent
+            return
         account = await ctx.account()
         enrolment = await ctx.services.authenticator.begin(account.id, account.login_name)
         key = " ".join(enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4))
         minutes = ctx.services.authenticator.policy.enrol_seconds // 60
-        # private: an agent reading this conversation later sees a placeholder, never the key.
+        # secret: an agent reading this conversation later sees a placeholder, never the key.
         ctx.add(Text(ctx.t("authenticator.secret", label=account.login_name, secret=key, uri=enrolment.uri,
-                           minutes=minutes), private=True))
+                           minutes=minutes), secret=True))
         ctx.put("shown", True)
 
     async def validate_app_code(self, value: str, ctx: Ctx) -> Validation:

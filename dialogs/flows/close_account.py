@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dialogs import texts
 from dialogs.context import Ctx
+from dialogs.types import UNRECORDED
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 
 FLOW_ID = "close_account"
@@ -32,6 +33,7 @@ class CloseAccount(Form):
             return
         await ctx.services.accounts.close(ctx.account_id, ctx.conversation_id)  # type: ignore[arg-type]
         ctx.state["account_id"] = None
+        ctx.state[UNRECORDED] = True  # type: ignore[literal-required]  # the closing turn is not written back
         ctx.forget_account()
         ctx.say("close_account.done")
         texts.menu(ctx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import CodeError
+from backend.errors import CodeError, CodeNotIssuedError
 from backend.identity_rules import mask_phone
 from dialogs import texts, validators
 from dialogs.context import Ctx
@@ -25,9 +25,16 @@ class RequestReport(Form):
 
     async def on_start(self, ctx: Ctx) -> None:
         account = await ctx.account()
+        app = account.quick_query and account.authenticator  # the dynamic code comes from the app
+        if app and await ctx.services.authenticator.locked(account.id):
+            # Said now, not after a product is chosen and a code typed that could not pass anyway.
+            ctx.say("error.authenticator.locked", minutes=ctx.services.authenticator.policy.lock_seconds // 60)
+            ctx.stop()
+            return
         ctx.put("quick", account.quick_query)
-        ctx.put("app", account.quick_query and account.authenticator)  # the dynamic code comes from the app
-        ctx.say("request_report.intro_quick" if account.quick_query else "request_report.intro_card")
+        ctx.put("app", app)
+        intro = "request_report.intro_app" if app else "request_report.intro_quick"
+        ctx.say(intro if account.quick_query else "request_report.intro_card")
 
     def skip_dynamic_code(self, ctx: Ctx) -> bool:
         return not ctx.get("quick")
@@ -37,7 +44,10 @@ class RequestReport(Form):
 
     async def ask_dynamic_code(self, ctx: Ctx) -> None:
         if ctx.get("app"):
-            return  # nothing to send: the app shows the code
+            if ctx.get("app_asked"):
+                ctx.say("authenticator.no_resend")  # /resend: the app makes its codes, nothing is sent
+            ctx.put("app_asked", True)
+            return
         account = await ctx.account()
         await texts.send_code(ctx, "request", account.phone)
 
@@ -50,6 +60,11 @@ class RequestReport(Form):
             return await validators.verify_code(ctx.services, "request", account.phone, value)
         try:
             await ctx.services.authenticator.verify(account.id, value)
+        except CodeNotIssuedError:
+            # The app was removed meanwhile (in another chat): the code comes by SMS from now on.
+            ctx.put("app", False)
+            await texts.send_code(ctx, "request", account.phone)
+            return Invalid("authenticator.gone")
         except CodeError as exc:
             return app_code_invalid(exc, ctx)
         return Valid(True)

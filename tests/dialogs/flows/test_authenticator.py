@@ -23,7 +23,7 @@ KEY = re.compile(r"([A-Z2-7]{4}(?: [A-Z2-7]{4})+)")
 
 
 def key_of(replies: list[object]) -> str:
-    shown = next(r for r in replies if isinstance(r, Text) and r.private)
+    shown = next(r for r in replies if isinstance(r, Text) and r.secret)
     match = KEY.search(shown.text)
     assert match is not None, shown.text
     return match.group(1).replace(" ", "")
@@ -97,7 +97,7 @@ async def test_a_wrong_first_app_code_keeps_the_same_key_and_a_right_one_binds(a
     key = key_of(replies)
     replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
     assert T("error.authenticator.mismatch", remaining=4) in texts_of(replies)
-    assert not any(isinstance(r, Text) and r.private for r in replies)  # no second key
+    assert not any(isinstance(r, Text) and r.secret for r in replies)  # no second key
     replies = await chat.say(pyotp.TOTP(key).at(clock.now()))
     assert T("authenticator.done_bind") in texts_of(replies)
 
@@ -156,3 +156,65 @@ async def test_words_reach_the_flow(app: App, chat: Chat) -> None:
     await quick_user(chat)
     replies = await chat.say("我想绑定身份验证器")
     assert last_text(replies) == T("authenticator.decision.prompt")
+
+
+async def test_an_app_removed_in_another_chat_meanwhile_turns_the_question_into_an_sms_code(
+        app: App, chat: Chat, clock: FixedClock) -> None:
+    key = await bind(app, chat, clock)
+    await chat.tap("/request_report")
+    await chat.tap("/product:hint")
+    account = await app.services.accounts.find_by_login("wangxm01")
+    assert account is not None
+    await app.services.authenticator.remove(account.id)  # done in another chat
+    replies = await chat.say(pyotp.TOTP(key).at(clock.now()))
+    assert T("error.authenticator.gone") in texts_of(replies)
+    assert last_text(replies) == T("request_report.dynamic_code.prompt")
+    replies = await chat.say(await chat.last_code(P1["phone"]))
+    assert "查询申请已提交" in texts_of(replies)
+
+
+async def test_resend_at_an_app_code_says_nothing_is_sent(app: App, chat: Chat, clock: FixedClock) -> None:
+    await bind(app, chat, clock)
+    replies = await chat.tap("/request_report")
+    assert T("request_report.intro_app") in texts_of(replies)
+    await chat.tap("/product:hint")
+    before = await sms_count(app, P1["phone"])
+    replies = await chat.say("/resend")
+    assert T("authenticator.no_resend") in texts_of(replies)
+    assert last_text(replies) == T("request_report.dynamic_code.prompt_app")
+    assert await sms_count(app, P1["phone"]) == before
+
+
+async def test_while_app_codes_are_locked_a_request_says_so_before_asking_anything(
+        app: App, chat: Chat, clock: FixedClock) -> None:
+    key = await bind(app, chat, clock)
+    await chat.tap("/request_report")
+    await chat.tap("/product:hint")
+    for _ in range(5):
+        replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
+    assert T("error.authenticator.locked", minutes=15) in texts_of(replies)
+    replies = await chat.tap("/request_report")
+    assert T("error.authenticator.locked", minutes=15) in texts_of(replies)
+    assert await asked(app, chat) == (None, None)
+
+
+async def test_too_many_wrong_first_codes_end_the_binding_in_its_own_words(app: App, chat: Chat,
+                                                                          clock: FixedClock) -> None:
+    await quick_user(chat)
+    await chat.tap("/authenticator")
+    await chat.tap("/decision:bind")
+    key = key_of(await chat.say(await chat.last_code(P1["phone"])))
+    for _ in range(5):
+        replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
+    assert T("authenticator.app_code.authenticator.locked", minutes=15) in texts_of(replies)
+    assert T("error.authenticator.locked", minutes=15) not in texts_of(replies)  # no "remove it" advice
+
+
+async def test_the_agents_transcript_shows_a_hidden_key_not_credit_data(app: App, chat: Chat,
+                                                                       clock: FixedClock) -> None:
+    from dialogs.engine import PRIVATE_PLACEHOLDER, SECRET_PLACEHOLDER
+
+    await bind(app, chat, clock)
+    async with app.services.db.sessions() as session:
+        lines = [app.services.vault.open(r.text_enc) for r in (await session.scalars(select(TranscriptEntry))).all()]
+    assert SECRET_PLACEHOLDER in lines and PRIVATE_PLACEHOLDER not in lines

@@ -96,7 +96,7 @@ async def test_confirm_erases_what_the_chats_kept_so_a_later_agent_sees_none_of_
     async with app.services.db.sessions() as session:
         lines = (await session.scalars(select(TranscriptEntry))).all()
     shown = [app.services.vault.open(line.text_enc) for line in lines]
-    assert shown == ["/decision:confirm", T("close_account.done"), T("menu.prompt")]  # the closing turn only
+    assert shown == []  # not even the closing turn: the next person in this chat learns nothing of it
     await warned.say("人工")
     (view,) = await app.services.handoffs.queue()
     history = [line.text for line in await app.services.handoffs.transcript(view)]
