@@ -86,7 +86,7 @@ SUMMARY_HEADER = ("账户类型", "账户数", "未结清/未销户账户数", "
 SUMMARY_ROWS = ("信用卡", "个人住房贷款", "其他贷款")
 SUMMARY_TAIL = "公共记录：共 {records} 条。最近2年内查询记录：共 {queries} 次。"
 # The table's amounts are in yuan; foreign-currency cards are counted there but summed here, per currency.
-SUMMARY_FOREIGN = ("另有外币信用卡账户（金额未计入上表）：{currency} 授信总额 {limit}，已用额度 {used}，"
+SUMMARY_FOREIGN = ("其中外币信用卡账户（金额未计入上表）：{currency} 授信总额 {limit}，已用额度 {used}，"
                    "当前逾期总额 {overdue}。")
 CARD_HEADER = ("编号", "发卡机构", "开立日期", "币种", "授信额度", "已用额度", "当前逾期金额", "账户状态",
                "最近24个月还款状态")

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -44,6 +44,8 @@ MAX_MESSAGE = 4096
 MAX_SENDER = 100
 MAX_ATTACHMENT = 256 * 1024  # decoded bytes of an uploaded file ("attachment" in a REST message)
 MAX_UPLOAD_BODY = MAX_BODY + MAX_ATTACHMENT * 4 // 3 + 1024  # accepted only when the body carries one
+TOO_LARGE = (f"the request is too large: at most {MAX_BODY // 1024} KB, and an attachment's file at most "
+             f"{MAX_ATTACHMENT // 1024} KB")
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -77,9 +79,8 @@ def rest_routes(app: App) -> list[Route]:
             return refusal
         body = await read_limited(request, MAX_UPLOAD_BODY)
         data = None if body is None else parse_object(body)
-        if body is None or (data is not None and "attachment" not in data and len(body) > MAX_BODY):
-            return error(413, f"the request is too large: at most {MAX_BODY // 1024} KB, or with an "
-                              f"attachment a file of at most {MAX_ATTACHMENT // 1024} KB")
+        if body is None or (data is not None and len(body) - _file_size(data) > MAX_BODY):
+            return error(413, TOO_LARGE)  # the file's allowance is for the file, not for anything else
         if data is None:
             return error(400, 'expected a JSON object {"sender": "...", "message": "..."}')
         sender, message = data.get("sender"), data.get("message", "" if "attachment" in data else None)
@@ -89,7 +90,7 @@ def rest_routes(app: App) -> list[Route]:
             return error(400, '"message" must be a string of at most 4096 characters')
         attachment = _attachment(data["attachment"]) if "attachment" in data else None
         if isinstance(attachment, str):
-            return error(400, attachment)
+            return error(413 if attachment == TOO_LARGE else 400, attachment)
         conversation = f"rest:{sender}"
         locale = data.get("metadata", {}).get("locale") if isinstance(data.get("metadata"), dict) else None
         kind = "file" if attachment else "button" if message.startswith("/") else "text"
@@ -114,11 +115,14 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return None  # the client left mid-body: nothing to answer, nothing worth a traceback
     return b"".join(chunks)
 
 
@@ -133,15 +137,26 @@ def _attachment(value: Any) -> Attachment | str:
         return '"attachment.filename" must be a non-empty string of at most 255 characters'
     if not isinstance(mime, str) or len(mime) > 100:
         return '"attachment.mime" must be a string of at most 100 characters'
-    if not isinstance(content, str) or len(content) > MAX_ATTACHMENT * 4 // 3 + 4:
-        return f'"attachment.content_base64" must be base64 of at most {MAX_ATTACHMENT // 1024} KB'
+    if not isinstance(content, str):
+        return '"attachment.content_base64" must be a string of base64'
+    if len(content) > MAX_ATTACHMENT * 4 // 3 + 4:
+        return TOO_LARGE
     try:
         data = base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError):
         return '"attachment.content_base64" is not valid base64'
-    if not data or len(data) > MAX_ATTACHMENT:
-        return f'"attachment" must hold 1 byte to {MAX_ATTACHMENT // 1024} KB'
+    if len(data) > MAX_ATTACHMENT:
+        return TOO_LARGE
+    if not data:
+        return '"attachment" must not be empty'
     return Attachment(name.strip(), mime, data)
+
+
+def _file_size(data: dict[str, Any]) -> int:
+    """Characters of the attachment's base64, which the upload allowance is for."""
+    attachment = data.get("attachment")
+    content = attachment.get("content_base64") if isinstance(attachment, dict) else None
+    return len(content) if isinstance(content, str) else 0
 
 
 def file_routes(app: App) -> list[Route]:

@@ -95,7 +95,7 @@ def test_the_summary_response_gets_yuan_totals_and_the_foreign_lines_apart() -> 
 
     p4 = params("650102199506012464", "zh")
     assert (p4["cards"], p4["card_limit"], p4["card_used"]) == (50, "1,545,000", "678,000")
-    assert p4["card_foreign"] == "\n另有外币账户：美元 授信 30,000，已用 27,000"
+    assert p4["card_foreign"] == "\n其中外币账户（金额未计入上述人民币金额）：美元 授信 30,000，已用 27,000"
     assert params("650102199506012464", "en")["card_foreign"] == (
-        "\nAlso foreign-currency accounts: USD credit limit 30,000, used 27,000")
+        "\nOf these, foreign-currency accounts (not in the yuan amounts above): USD credit limit 30,000, used 27,000")
     assert params("110105199003071239", "zh")["card_foreign"] == ""

@@ -360,7 +360,7 @@ def test_p4_summary_totals_are_yuan_and_the_dollar_card_is_listed_apart(sandbox,
     assert reader.decrypt("012464") != PasswordType.NOT_DECRYPTED
     text = flat(body_text([page.extract_text() for page in reader.pages]))
     assert "信用卡5050401,545,000678,0000" in text  # 50 accounts (the dollar card too), yuan sums only
-    assert "另有外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000，当前逾期总额0。" in text
+    assert "其中外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000，当前逾期总额0。" in text
     assert "1,575,000" not in text and "705,000" not in text
 
 

@@ -80,5 +80,8 @@ async def test_certificate_upload_over_rest(server: ServerProcess) -> None:
             if response.status_code == 413:  # says what is allowed, not "expected a JSON object"
                 assert "256 KB" in response.json()["error"] and "64 KB" in response.json()["error"]
         statuses = [(await client.post(hook, json={"sender": "wang", **b})).status_code for b in bad[3:]]
-        assert statuses == [400, 413, 413]  # a file just over 256 KB is read and refused; past the body cap, not read
+        assert statuses == [413, 413, 413]  # too large is 413 whether the file is just over or far over
+        padded = {"sender": "wang", "pad": "x" * (MAX_BODY + 10), "attachment": upload(b"\0" * 4)}
+        response = await client.post(hook, json=padded)  # the file's allowance carries no other load
+        assert response.status_code == 413, response.text
     assert PASSWORD not in server.output() and "Abc12345!" not in server.output()

@@ -106,8 +106,8 @@ async def test_results_stay_seven_days_then_expire_with_a_clear_message(
 # --- totals per currency: yuan totals first, each foreign currency on its own line ---------------
 
 P4_CNY = "授信总额 1,545,000 元，已用 678,000 元"
-P4_USD = "另有外币账户：美元 授信 30,000，已用 27,000"
-P4_PDF_USD = "另有外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000"
+P4_USD = "其中外币账户（金额未计入上述人民币金额）：美元 授信 30,000，已用 27,000"
+P4_PDF_USD = "其中外币信用卡账户（金额未计入上表）：美元授信总额30,000，已用额度27,000"
 
 
 async def delivered_summary(app: App, chat: Chat, clock: FixedClock, person: dict[str, str],
@@ -142,10 +142,10 @@ def test_foreign_lines_in_both_languages() -> None:
     totals = AccountTotals(3, 3, 0, 0, 100, 10, 0, (CurrencyTotals("EUR", 5000, 1000, 0),
                                                     CurrencyTotals("USD", 30000, 27000, 0)))
     assert build_foreign_lines(Translator("zh"), totals) == (
-        "\n另有外币账户：欧元 授信 5,000，已用 1,000\n" + P4_USD)
+        "\n其中外币账户（金额未计入上述人民币金额）：欧元 授信 5,000，已用 1,000\n" + P4_USD)
     assert build_foreign_lines(Translator("en"), totals) == (
-        "\nAlso foreign-currency accounts: EUR credit limit 5,000, used 1,000"
-        "\nAlso foreign-currency accounts: USD credit limit 30,000, used 27,000")
+        "\nOf these, foreign-currency accounts (not in the yuan amounts above): EUR credit limit 5,000, used 1,000"
+        "\nOf these, foreign-currency accounts (not in the yuan amounts above): USD credit limit 30,000, used 27,000")
     assert build_foreign_lines(Translator("en"), replace(totals, foreign=(CurrencyTotals("JPY", 9, 1, 0),))) == (
-        "\nAlso foreign-currency accounts: JPY credit limit 9, used 1")  # no name in the catalog: its code
+        "\nOf these, foreign-currency accounts (not in the yuan amounts above): JPY credit limit 9, used 1")  # no name in the catalog: its code
     assert build_foreign_lines(Translator("zh"), replace(totals, foreign=())) == ""
