@@ -532,8 +532,14 @@ class Engine:
             ctx.say("error.unknown_command", command=flow_id)
             texts.menu(ctx)
             return
-        self._clear_flows(ctx.state)
+        if not (flow_id == "login" and self._login_awaited(ctx.state)):
+            self._clear_flows(ctx.state)  # "/login" typed at the log-in a flow waits for keeps that flow
         await self._start(ctx, flow_id, {"arg": arg} if arg else {})
+
+    @staticmethod
+    def _login_awaited(state: ConversationState) -> bool:
+        stack = state.get("stack") or []
+        return state.get("flow") == "login" and bool(stack) and stack[-1].get("asked") == NOT_STARTED
 
     async def _start(self, ctx: Ctx, flow_id: str, preset: dict[str, Any]) -> None:
         flow = self.flows[flow_id]

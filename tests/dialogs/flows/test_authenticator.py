@@ -218,3 +218,4 @@ async def test_the_agents_transcript_shows_a_hidden_key_not_credit_data(app: App
     async with app.services.db.sessions() as session:
         lines = [app.services.vault.open(r.text_enc) for r in (await session.scalars(select(TranscriptEntry))).all()]
     assert SECRET_PLACEHOLDER in lines and PRIVATE_PLACEHOLDER not in lines
+

@@ -251,3 +251,15 @@ async def test_idle_in_the_middle_of_a_request_ends_it_and_logs_out(
     assert last_text(replies) == T("request_report.product.prompt")
 
 
+
+
+@pytest.mark.parametrize(("target", "next_prompt"), [("/authenticator", "authenticator.decision.prompt"),
+                                                     ("/request_report", "request_report.product.prompt")])
+async def test_typing_login_at_the_log_in_a_flow_waits_for_keeps_that_flow(app: App, chat: Chat, target: str,
+                                                                        next_prompt: str) -> None:
+    await register(chat)
+    assert T("login.required") in texts_of(await chat.tap(target))
+    await chat.say("/login")  # the word the message names, instead of the login name itself
+    replies = await answer_login(chat)
+    assert T("login.done", login_name="wangxm01", level=T("level.low")) in texts_of(replies)
+    assert last_text(replies) == T(next_prompt)
