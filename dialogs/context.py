@@ -57,6 +57,7 @@ class Ctx:
             if self.account_id is None:
                 raise LookupError("no account bound to this conversation")
             self._account = await self.services.accounts.get(self.account_id)
+            self.state["level"] = self._account.security_level  # for the menu, which cannot wait on it
         return self._account
 
     def forget_account(self) -> None:

@@ -19,6 +19,8 @@ def menu(ctx: Ctx) -> None:
         items = [("menu.request", "/request_report"), ("menu.my_requests", "/my_requests"),
                  ("menu.bank_card", "/bank_card"), ("menu.quick_query", "/quick_query"),
                  ("menu.my_account", "/my_account"), ("menu.guide", "/guide"), ("menu.logout", "/logout")]
+        if ctx.state.get("level") == "high":  # "raise the security level" has nothing left to raise
+            items.remove(("menu.bank_card", "/bank_card"))
     items.append(("menu.agent", "/agent"))
     # The button names its target language: Telegram keeps old buttons, and a toggle would flip back.
     items.append(("menu.lang", "/lang en" if ctx.lang == "zh" else "/lang zh"))

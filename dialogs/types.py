@@ -98,6 +98,7 @@ class Frame(TypedDict):
 class ConversationState(TypedDict, total=False):
     lang: str
     account_id: int | None
+    level: str  # the logged-in account's security level when last read
     last_active: float
     flow: str | None
     slots: dict[str, Any]

@@ -59,6 +59,17 @@ async def test_menu_entries(app: App, chat: Chat) -> None:
     await log_in(chat)
     logged_in = buttons_of(await chat.say("/menu"))
     assert "/my_account" in logged_in and "/reset_password" not in logged_in
+    assert "/bank_card" in logged_in  # level low: the card raises it
+
+
+async def test_at_level_high_the_menu_offers_no_level_raising(app: App, chat: Chat) -> None:
+    await register(chat)
+    await log_in(chat)
+    await chat.tap("/bank_card")
+    await verify_card(chat)
+    await chat.tap("/decision:decline")
+    assert "/bank_card" not in buttons_of(await chat.say("/menu"))
+    assert "/request_report" in buttons_of(await chat.say("/menu"))
 
 
 async def test_verify_button_runs_identity_verification_alone(app: App, chat: Chat) -> None:
