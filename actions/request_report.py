@@ -3,6 +3,7 @@ verifying a bank card in the same form (the form's slots depend on the account, 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -14,9 +15,9 @@ from actions import bank_card
 from actions.asks import CodeAsk, SlotPhoneCodeAsk
 from actions.base import GatedAsk, SubmitAction
 from actions.forms import SlotDict, valid_value
-from actions.replies import format_time, lang_of, translator, utter_invalid
+from actions.replies import format_time, lang_of, translator
 from actions.slots import SlotValidators
-from actions.state import VERIFIED, code_proof
+from actions.state import code_proof
 from backend.accounts import AccountView
 from backend.bankcards import CardHolder
 from backend.errors import CodeError
@@ -60,28 +61,21 @@ class ValidateRequestReportForm(SlotValidators):
     async def validate_dynamic_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> SlotDict:
         account = await self.account(tracker)
-        if account is not None and account.authenticator:
-            return await self.check_app_code(account, dispatcher, tracker)
         phone = None if account is None else account.phone
-        return await self.check_code("dynamic_code", PURPOSE, phone, dispatcher, tracker)
+        app = self.app_code_check(account) if account is not None and account.authenticator else None
+        return await self.check_code("dynamic_code", PURPOSE, phone, dispatcher, tracker, verify=app)
 
-    async def check_app_code(self, account: AccountView, dispatcher: CollectingDispatcher,
-                             tracker: Tracker) -> SlotDict:
-        """The code the person's authenticator app shows; passed, it leaves the same sealed proof as an SMS code."""
-        state = self.state(tracker)
-        raw, proof = await state.unseal("dynamic_code"), code_proof(PURPOSE, account.phone)
-        if raw is None:
-            return {"dynamic_code": None}
-        if raw.startswith(VERIFIED):  # validated before (the form was resumed)
-            return {"dynamic_code": VERIFIED if raw == proof else None}
-        try:
-            await self.services.authenticator.verify(account.id, raw)
-        except CodeError as exc:
-            await state.drop("dynamic_code")
-            utter_invalid(dispatcher, app_code_refusal(exc, self.services.authenticator.policy))
-            return {"dynamic_code": None}
-        await state.seal("dynamic_code", proof)
-        return {"dynamic_code": VERIFIED}
+    def app_code_check(self, account: AccountView) -> Callable[[str], Awaitable[Validation]]:
+        """The code the person's authenticator app shows, in place of one texted to the phone."""
+        authenticator = self.services.authenticator
+
+        async def check(code: str) -> Validation:
+            try:
+                await authenticator.verify(account.id, code)
+            except CodeError as exc:
+                return app_code_refusal(exc, authenticator.policy)
+            return Valid(code)
+        return check
 
     async def validate_sms_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: DomainDict) -> SlotDict:

@@ -136,11 +136,11 @@ class AuthenticatorService:
                 await self._kv.delete(self._fail_key(account_id))
                 raise AuthenticatorLockedError
             raise CodeMismatchError(remaining=self.policy.max_failures - failures)
-        # A right code, whatever follows: it is no guess, so it gives its try back.
-        await self._kv.incr(self._fail_key(account_id), ttl=self.policy.lock_seconds, amount=-1)
         last = await self._kv.get(self._last_key(account_id))
         if (last is not None and counter <= int(last)) or not await self._kv.add(
                 f"totp-used:{account_id}:{counter}", 1, ttl=self._memory_seconds):
+            # A right code seen before: no guess, so it gives its try back, but it passes nothing.
+            await self._kv.incr(self._fail_key(account_id), ttl=self.policy.lock_seconds, amount=-1)
             raise AuthenticatorReusedError
         await self._kv.set(self._last_key(account_id), counter, ttl=self._memory_seconds)
         await self._kv.delete(self._fail_key(account_id))  # the app is in the right hands

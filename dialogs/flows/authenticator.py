@@ -10,6 +10,7 @@ from backend.authenticator import AuthenticatorLockedError, AuthenticatorReusedE
 from backend.errors import CodeError, CodeExpiredError, CodeMismatchError
 from dialogs import texts, validators
 from dialogs.context import Ctx
+from dialogs.hooks import SWITCHED_ON, SwitchHooks
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.types import Text
 
@@ -19,25 +20,18 @@ BIND = (Choice("bind", "authenticator.bind"), Choice("later", "authenticator.lat
 REMOVE = (Choice("remove", "authenticator.remove"), Choice("keep", "authenticator.keep"))
 
 
-class Authenticator(Form):
+class Authenticator(SwitchHooks, Form):
     id = FLOW_ID
+    when_on, when_off = REMOVE, BIND
+    prompt_on, prompt_off = "authenticator.decision.prompt_bound", "authenticator.decision.prompt"
     triggers = ("authenticator",)
     requires_login = True
     slots = (Slot("decision", "choice"), Slot("sms_code", "code"), Slot("app_code", "code"))
 
     async def on_start(self, ctx: Ctx) -> None:
         account = await ctx.account()
-        ctx.put("bound", account.authenticator)
+        ctx.put(SWITCHED_ON, account.authenticator)
         ctx.say("authenticator.intro")
-
-    def choices_decision(self, ctx: Ctx) -> tuple[Choice, ...]:
-        return REMOVE if ctx.get("bound") else BIND
-
-    def prompt_decision(self, ctx: Ctx) -> str:
-        return ctx.t("authenticator.decision.prompt_bound" if ctx.get("bound") else "authenticator.decision.prompt")
-
-    def validate_decision(self, value: str, ctx: Ctx) -> Validation:
-        return Valid(value)
 
     def skip_sms_code(self, ctx: Ctx) -> bool:
         return ctx.get("decision") not in ("bind", "remove")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dialogs import texts
 from dialogs.context import Ctx
+from dialogs.hooks import SWITCHED_ON, SwitchHooks
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.types import Button, Text
 
@@ -16,8 +17,10 @@ DECISION = (Choice("open", "quick_query.open"), Choice("decline", "quick_query.d
 CLOSE = (Choice("close", "quick_query.close"), Choice("keep", "quick_query.keep"))
 
 
-class QuickQuery(Form):
+class QuickQuery(SwitchHooks, Form):
     id = FLOW_ID
+    when_on, when_off = CLOSE, DECISION
+    prompt_on, prompt_off = "quick_query.prompt_close", "quick_query.prompt"
     triggers = ("quick_query",)
     requires_login = True
     slots = (Slot("decision", "choice"), Slot("verified", "flow"))
@@ -28,16 +31,7 @@ class QuickQuery(Form):
             ctx.add(Text(ctx.t("quick_query.needs_high"), (Button(ctx.t("menu.bank_card"), "/bank_card"),)))
             ctx.stop()
         elif account.quick_query:
-            ctx.put("is_open", True)
-
-    def choices_decision(self, ctx: Ctx) -> tuple[Choice, ...]:
-        return CLOSE if ctx.get("is_open") else DECISION
-
-    def prompt_decision(self, ctx: Ctx) -> str:
-        return ctx.t("quick_query.prompt_close" if ctx.get("is_open") else "quick_query.prompt")
-
-    def validate_decision(self, value: str, ctx: Ctx) -> Validation:
-        return Valid(value)
+            ctx.put(SWITCHED_ON, True)
 
     def skip_verified(self, ctx: Ctx) -> bool:
         return ctx.get("decision") != "open" or bool(ctx.get("just_verified"))

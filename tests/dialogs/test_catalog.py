@@ -306,13 +306,13 @@ def test_the_scan_sees_the_calls_it_should() -> None:
     """Guards the scanner itself: if it stopped finding keys, the check above would pass vacuously."""
     calls = {use.key for path in _python_files() for use in _calls_with_keys(path, _parse(path))}
     for key in ("welcome", "menu.prompt", "register.done", "error.generic", "lang.switched",
-                "quick_query.prompt_close", "level.{}", "sms.{}", "help.general", "{}.{}.prompt"):
+                "my_account.quick_on", "level.{}", "sms.{}", "help.general", "{}.{}.prompt"):
         assert key in calls, key
     namespaces, reasons = {key.split(".", 1)[0] for key in _zh_keys()}, _flow_reasons()
     elsewhere = {use.key for path in _python_files()
                  for use in _dotted_literals(path, _parse(path), namespaces, reasons)}
     for key in ("menu.register", "menu.lang", "bank_card.not_holder", "bank_card.{}", "id_type.{}",
-                "result.ready", "quick_query.open"):
+                "result.ready", "quick_query.open", "quick_query.prompt_close"):
         assert key in elsewhere, key
     assert {"register", "bank_card", "request", "result"} <= sms_purposes()
 

@@ -29,6 +29,14 @@ def key_of(replies: list[object]) -> str:
     return match.group(1).replace(" ", "")
 
 
+async def key_shown(chat: Chat) -> str:
+    """Quick-query user P1 starts binding and answers the phone's code: the key the bot then shows."""
+    await quick_user(chat)
+    await chat.tap("/authenticator")
+    await chat.tap("/decision:bind")
+    return key_of(await chat.say(await chat.last_code(P1["phone"])))
+
+
 async def bind(app: App, chat: Chat, clock: FixedClock) -> str:
     """Quick-query user P1 binds an app; the returned key is what the app was given."""
     await quick_user(chat)
@@ -90,11 +98,7 @@ async def test_wrong_reused_and_too_many_app_codes_are_told_in_words(app: App, c
 
 async def test_a_wrong_first_app_code_keeps_the_same_key_and_a_right_one_binds(app: App, chat: Chat,
                                                                               clock: FixedClock) -> None:
-    await quick_user(chat)
-    await chat.tap("/authenticator")
-    await chat.tap("/decision:bind")
-    replies = await chat.say(await chat.last_code(P1["phone"]))
-    key = key_of(replies)
+    key = await key_shown(chat)
     replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
     assert T("error.authenticator.mismatch", remaining=4) in texts_of(replies)
     assert not any(isinstance(r, Text) and r.secret for r in replies)  # no second key
@@ -104,10 +108,7 @@ async def test_a_wrong_first_app_code_keeps_the_same_key_and_a_right_one_binds(a
 
 async def test_a_key_not_confirmed_in_ten_minutes_ends_the_binding(app: App, chat: Chat,
                                                                   clock: FixedClock) -> None:
-    await quick_user(chat)
-    await chat.tap("/authenticator")
-    await chat.tap("/decision:bind")
-    key = key_of(await chat.say(await chat.last_code(P1["phone"])))
+    key = await key_shown(chat)
     clock.advance(500)
     await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))  # an answer: the flow's own idle time restarts
     clock.advance(101)  # the key is now 601 s old
@@ -200,10 +201,7 @@ async def test_while_app_codes_are_locked_a_request_says_so_before_asking_anythi
 
 async def test_too_many_wrong_first_codes_end_the_binding_in_its_own_words(app: App, chat: Chat,
                                                                           clock: FixedClock) -> None:
-    await quick_user(chat)
-    await chat.tap("/authenticator")
-    await chat.tap("/decision:bind")
-    key = key_of(await chat.say(await chat.last_code(P1["phone"])))
+    key = await key_shown(chat)
     for _ in range(5):
         replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
     assert T("authenticator.app_code.authenticator.locked", minutes=15) in texts_of(replies)
