@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+MAX_ID = 2**31 - 1  # the models' ids are INTEGER: a number past it names no row (and SQLite would overflow)
+
 
 class Database:
     def __init__(self, url: str) -> None:

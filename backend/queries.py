@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 
 from backend.audit import Audit
 from backend.clock import Clock, as_utc
-from backend.db import Database
+from backend.db import MAX_ID, Database
 from backend.errors import ReportExpiredError, ReportNotFoundError, ReportNotReadyError
 from backend.models import QueryRequest
 
@@ -94,6 +94,8 @@ class QueryService:
         return None if row is None else _view(row)
 
     async def get(self, request_id: int) -> RequestView:
+        if not 0 < request_id <= MAX_ID:  # typed by a person: "/fetch_result 99999999999999999999999"
+            raise ReportNotFoundError
         async with self._db.sessions() as session:
             row = await session.get(QueryRequest, request_id)
         if row is None:

@@ -12,7 +12,8 @@ import json
 import re
 from typing import Any
 
-MAX_DB_ID = 2**31 - 1  # backend/models.py ids are INTEGER
+from backend.db import MAX_ID as MAX_DB_ID
+
 _ID = re.compile(r"[0-9]{1,10}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -114,6 +114,13 @@ async def test_another_account_may_not_fetch(app: App, notified: Chat) -> None:
     assert T("fetch_result.not_found") in texts_of(await other.tap("/fetch_result 99"))
 
 
+@pytest.mark.parametrize("number", ["99999999999999999999999", "2147483648", "0", "-1", "#abc"])
+async def test_a_number_no_request_can_have_is_simply_not_found(app: App, notified: Chat, number: str) -> None:
+    """Past the database's integer range SQLite overflowed: "system problem" instead of "not found"."""
+    replies = await notified.tap(f"/fetch_result {number}")
+    assert T("fetch_result.not_found") in texts_of(replies) and T("error.generic") not in texts_of(replies)
+
+
 async def test_the_owner_logged_in_elsewhere_may_fetch(app: App, notified: Chat, clock: FixedClock) -> None:
     clock.advance(61)
     phone = Chat(app, "rest:phone")
