@@ -23,6 +23,7 @@ from backend.bankcards import CardHolder
 from backend.errors import CodeError
 from backend.identity_rules import clean_text, mask_phone
 from backend.queries import PRODUCTS
+from dialogs import validators
 from dialogs.catalog import LANGS, Translator
 from dialogs.flows.authenticator import app_code_refusal
 from dialogs.forms import Invalid, Valid, Validation
@@ -70,11 +71,14 @@ class ValidateRequestReportForm(SlotValidators):
         authenticator = self.services.authenticator
 
         async def check(code: str) -> Validation:
+            shaped = validators.code(code)
+            if isinstance(shaped, Invalid):
+                return shaped  # "6 digits", as for an SMS code
             try:
-                await authenticator.verify(account.id, code)
+                await authenticator.verify(account.id, shaped.value)
             except CodeError as exc:
                 return app_code_refusal(exc, authenticator.policy)
-            return Valid(code)
+            return shaped
         return check
 
     async def validate_sms_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

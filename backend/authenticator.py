@@ -126,10 +126,14 @@ class AuthenticatorService:
         the fifth wrong one locks app codes for `lock_seconds` from then; each step is taken once."""
         if await self._kv.get(self._lock_key(account_id)):
             raise AuthenticatorLockedError
+        code = normalise(raw)
+        if not (len(code) == DIGITS and code.isdigit()):  # a typo, not a guess: it costs no try
+            failures = int(await self._kv.get(self._fail_key(account_id)) or 0)
+            raise CodeMismatchError(remaining=self.policy.max_failures - failures)
         failures = await self._kv.incr(self._fail_key(account_id), ttl=self.policy.lock_seconds)
         if failures > self.policy.max_failures:
             raise AuthenticatorLockedError
-        counter = self._match(secret, normalise(raw))
+        counter = self._match(secret, code)
         if counter is None:
             if failures >= self.policy.max_failures:
                 await self._kv.set(self._lock_key(account_id), 1, ttl=self.policy.lock_seconds)
@@ -147,8 +151,6 @@ class AuthenticatorService:
         return counter
 
     def _match(self, secret: str, code: str) -> int | None:
-        if len(code) != DIGITS or not code.isdigit():
-            return None
         totp, now = self._totp(secret), self._clock.now()
         here = totp.timecode(now)
         found = None

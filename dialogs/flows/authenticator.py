@@ -59,8 +59,11 @@ class Authenticator(SwitchHooks, Form):
         ctx.put("shown", True)
 
     async def validate_app_code(self, value: str, ctx: Ctx) -> Validation:
+        shaped = validators.code(value)
+        if isinstance(shaped, Invalid):
+            return shaped  # "6 digits", as for an SMS code
         try:
-            await ctx.services.authenticator.confirm(ctx.account_id, value)  # type: ignore[arg-type]
+            await ctx.services.authenticator.confirm(ctx.account_id, shaped.value)  # type: ignore[arg-type]
         except CodeExpiredError:
             ctx.stop()
             return Invalid("authenticator.enrol_expired", reask=False)

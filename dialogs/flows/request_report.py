@@ -58,8 +58,11 @@ class RequestReport(Form):
         account = await ctx.account()
         if not ctx.get("app"):
             return await validators.verify_code(ctx.services, "request", account.phone, value)
+        shaped = validators.code(value)
+        if isinstance(shaped, Invalid):
+            return shaped  # "6 digits", as for an SMS code
         try:
-            await ctx.services.authenticator.verify(account.id, value)
+            await ctx.services.authenticator.verify(account.id, shaped.value)
         except CodeNotIssuedError:
             # The app was removed meanwhile (in another chat): the code comes by SMS from now on.
             ctx.put("app", False)

@@ -214,3 +214,14 @@ async def test_closing_the_account_forgets_the_app(app: App, clock: FixedClock) 
         assert await session.scalar(select(Account.totp_secret_enc).where(Account.id == account_id)) is None
     with pytest.raises(CodeNotIssuedError):
         await app.services.authenticator.verify(account_id, pyotp.TOTP(secret).at(clock.now()))
+
+
+async def test_typos_cost_no_try(app: App, clock: FixedClock) -> None:
+    account_id, secret = await bound(app, clock)
+    service = app.services.authenticator
+    clock.set(at(13, 0, 0))
+    for typo in ("１２３", "abcdef", "", "1234567") * 3:
+        with pytest.raises(CodeMismatchError) as caught:
+            await service.verify(account_id, typo)
+        assert caught.value.fields["remaining"] == 5
+    await service.verify(account_id, pyotp.TOTP(secret).at(clock.now()))

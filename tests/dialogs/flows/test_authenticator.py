@@ -217,3 +217,14 @@ async def test_the_agents_transcript_shows_a_hidden_key_not_credit_data(app: App
         lines = [app.services.vault.open(r.text_enc) for r in (await session.scalars(select(TranscriptEntry))).all()]
     assert SECRET_PLACEHOLDER in lines and PRIVATE_PLACEHOLDER not in lines
 
+
+
+async def test_a_typo_at_an_app_code_is_told_the_shape_and_costs_no_try(app: App, chat: Chat,
+                                                                       clock: FixedClock) -> None:
+    key = await bind(app, chat, clock)
+    await chat.tap("/request_report")
+    await chat.tap("/product:hint")
+    replies = await chat.say("１２３")
+    assert T("error.code.format") in texts_of(replies)
+    replies = await chat.say(wrong_code(pyotp.TOTP(key).at(clock.now())))
+    assert T("error.authenticator.mismatch", remaining=4) in texts_of(replies)  # the typo took none
