@@ -38,6 +38,7 @@ _KEYWORD = re.compile(r"(?i)(密码|密碼|口令|验证码|驗證碼|校验码|
                       rf"((?:\s*(?:[:：=＝是为為]|is|was)\s*|\s+)?)({_PRINTABLE}{{4,64}})")
 # Tokens that could be a password: checked against the person's own (if known), and hidden
 # outright when they look like one (letters, digits and a symbol: no login name or word does).
+_SETUP_KEY = re.compile(r"(?<![A-Za-z0-9])(?:[A-Za-z2-7]{4}[ \-]?){3,}[A-Za-z2-7]{4,}(?![A-Za-z0-9])")
 _TOKEN = re.compile(rf"{_PRINTABLE}{{8,64}}")
 _STRONG_SYMBOLS = frozenset("!#$%^&*+?~")  # not = < > ( ): markup and code stay readable
 _ASCII = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}
@@ -105,6 +106,7 @@ def mask_free_text(text: str, names: Iterable[str] = ()) -> str:
     """Words a person writes freely: numbers masked, anything named as a password or code or that
     looks like a password hidden, and the given names (the person's own) masked wherever they
     appear, even spaced or dotted ("王 小明", "王·小明")."""
+    text = _SETUP_KEY.sub(lambda m: SECRET if _looks_like_key(m.group(0)) else m.group(0), normalise(text))
     text = mask_numbers(text)
     text = _KEYWORD.sub(lambda m: m.group(1) + m.group(2) + SECRET if _secret_like(m.group(3)) else m.group(0),
                         text)
@@ -118,6 +120,13 @@ def mask_names(text: str, names: Iterable[str]) -> str:
             pattern = _NAME_GAP.join(re.escape(ch) for ch in name if not ch.isspace() and ch not in "·・.")
             text = re.sub(pattern, mask_name(name), text)
     return text
+
+
+def _looks_like_key(token: str) -> bool:
+    """An authenticator's setup key (base32, shown in groups of four): 16 or more of its letters with
+    a digit among them, so long words and plain numbers stay readable."""
+    plain = re.sub(r"[\s\-]", "", token)
+    return len(plain) >= 16 and any(ch.isdigit() for ch in plain) and any(ch.isalpha() for ch in plain)
 
 
 def _secret_like(token: str) -> bool:

@@ -312,6 +312,9 @@ async def test_a_command_word_at_the_name_question_is_not_masked_as_a_name(app: 
     ("110105;1990;0307;1239", "1990"),
     ("110105|1990|0307|1239", "0307"),
     ("①⑤⑤⓪⓪⓪⓪⓪①⓪①", "⓪⓪"),
+    ("我的密钥是 6DFR VJTC KHUT NGHF P3GR AYVM XZ25 GG5S", "VJTC"),  # an authenticator's setup key
+    ("6DFRVJTCKHUTNGHFP3GRAYVMXZ25GG5S", "KHUT"),
+    ("key: 6dfr-vjtc-khut-nghf-p3gr", "khut"),
 ])
 def test_free_text_masks_every_accepted_shape(typed: str, hidden: str) -> None:
     from dialogs.masking import mask_free_text
@@ -330,6 +333,7 @@ def test_free_text_masking_keeps_ordinary_words_readable() -> None:
     for spaced in ("王 小明", "王·小明", "王小\n明"):
         assert mask_free_text(spaced, ["王小明"]) == "王*明"
     assert mask_free_text("wangxm01 是我的登录名") == "wangxm01 是我的登录名"  # no symbol: a login name
+    assert mask_free_text("internationalization ABCDEFGHIJKLMNOPQR") == "internationalization ABCDEFGHIJKLMNOPQR"
 
 
 async def test_a_logged_in_persons_name_and_password_never_reach_the_agent(app: App, chat: Chat) -> None:
