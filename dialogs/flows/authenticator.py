@@ -15,7 +15,7 @@ from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.types import Text
 
 FLOW_ID = "authenticator"
-PURPOSE = "authenticator"
+PURPOSES = {"bind": "authenticator", "remove": "authenticator_off"}  # the SMS says which it confirms
 BIND = (Choice("bind", "authenticator.bind"), Choice("later", "authenticator.later"))
 REMOVE = (Choice("remove", "authenticator.remove"), Choice("keep", "authenticator.keep"))
 
@@ -37,10 +37,11 @@ class Authenticator(SwitchHooks, Form):
         return ctx.get("decision") not in ("bind", "remove")
 
     async def ask_sms_code(self, ctx: Ctx) -> None:
-        await texts.send_code(ctx, PURPOSE, (await ctx.account()).phone)
+        await texts.send_code(ctx, PURPOSES[ctx.get("decision")], (await ctx.account()).phone)
 
     async def validate_sms_code(self, value: str, ctx: Ctx) -> Validation:
-        return await validators.verify_code(ctx.services, PURPOSE, (await ctx.account()).phone, value)
+        return await validators.verify_code(ctx.services, PURPOSES[ctx.get("decision")], (await ctx.account()).phone,
+                                            value)
 
     def skip_app_code(self, ctx: Ctx) -> bool:
         return ctx.get("decision") != "bind"

@@ -125,6 +125,8 @@ async def test_removing_needs_the_phone_code_then_requests_use_text_messages_aga
     assert last_text(replies) == T("authenticator.decision.prompt_bound")
     assert buttons_of(replies) == ["/decision:remove", "/decision:keep"]
     await chat.tap("/decision:remove")
+    texted = (await app.services.sms.inbox(P1["phone"]))[-1].text  # type: ignore[attr-defined]
+    assert "解绑动态码应用" in texted and "设置" not in texted  # the text says what it confirms
     replies = await chat.say(await chat.last_code(P1["phone"]))
     assert T("authenticator.done_remove") in texts_of(replies)
     await chat.tap("/request_report")
