@@ -56,3 +56,13 @@ async def captcha(ctx: Ctx) -> None:
 
 def phone_subject(ctx: Ctx, phone: str) -> str:
     return ctx.services.vault.lookup_hash("phone", phone)
+
+
+async def verification_intro(ctx: Ctx, method: str) -> str:
+    """The opening line of a bank-card or certificate check: why it is asked, and what it will raise,
+    which is nothing for someone already at level high."""
+    if ctx.get("mode") == "request":
+        return f"{method}.intro_request"
+    if ctx.account_id is not None and (await ctx.account()).security_level == "high":
+        return f"{method}.intro_verify"
+    return f"{method}.intro"

@@ -33,7 +33,7 @@ class BankCard(IdentityHooks, CaptchaHooks, Form):
     )
 
     async def on_start(self, ctx: Ctx) -> None:
-        ctx.say("bank_card.intro_request" if ctx.get("mode") == "request" else "bank_card.intro")
+        ctx.say(await texts.verification_intro(ctx, "bank_card"))
 
     def validate_card(self, value: str, ctx: Ctx) -> Validation:
         return validators.card(value)

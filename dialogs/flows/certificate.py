@@ -14,6 +14,7 @@ from backend.certificates import (
     looks_like_pkcs12,
 )
 from backend.identity_rules import ID_TYPES
+from dialogs import texts
 from dialogs.context import Ctx
 from dialogs.forms import Choice, Form, Invalid, Slot, Valid, Validation
 from dialogs.hooks import IdentityHooks
@@ -60,7 +61,7 @@ class Certificate(IdentityHooks, Form):
             ctx.say("certificate.unavailable")
             ctx.stop()
             return
-        ctx.say("certificate.intro_request" if ctx.get("mode") == "request" else "certificate.intro")
+        ctx.say(await texts.verification_intro(ctx, "certificate"))
 
     def validate_certificate(self, value: Attachment, ctx: Ctx) -> Validation:
         if len(value.data) > MAX_FILE_BYTES:

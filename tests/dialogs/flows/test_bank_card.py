@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakes import CAPTCHA, P1, Chat, register, texts_of
+from fakes import CAPTCHA, P1, Chat, register, texts_of, verify_card
 from flowkit import (
     P2,
     WRONG_CAPTCHA,
@@ -221,3 +221,14 @@ async def test_card_and_code_messages_are_deleted_and_the_card_is_never_stored_i
 async def test_a_name_is_not_deleted(app: App, started: Chat) -> None:
     await started.say(P1["card"])
     assert deletes_of(await started.say(P1["name"])) == []
+
+
+async def test_at_level_high_the_check_does_not_promise_to_raise_the_level(app: App, chat: Chat) -> None:
+    await register(chat)
+    await log_in(chat)
+    assert T("bank_card.intro") in texts_of(await chat.tap("/bank_card"))
+    await verify_card(chat)
+    await chat.tap("/decision:decline")
+    await chat.tap("/change_phone")
+    replies = await chat.tap("/method:bank_card")  # identity verification, now at level high
+    assert T("bank_card.intro_verify") in texts_of(replies) and T("bank_card.intro") not in texts_of(replies)
