@@ -35,6 +35,7 @@ class Ctx:
         self.transition: Transition | None = None
         self.returns: dict[str, Any] = {}
         self._account: AccountView | None = None
+        self.user_recorded = False  # the person's message is in the transcript already (left an agent)
 
     @property
     def lang(self) -> str:

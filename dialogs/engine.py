@@ -83,7 +83,8 @@ class Engine:
             unrecorded = ctx.state.pop(UNRECORDED, False)  # type: ignore[misc]
             await self.save(turn.conversation_id, ctx.state)
             if not unrecorded:
-                await self._record(turn.conversation_id, [("user", echo)], ctx.replies, ctx.state.get("handoff"))
+                said = [] if ctx.user_recorded else [("user", echo)]
+                await self._record(turn.conversation_id, said, ctx.replies, ctx.state.get("handoff"))
             return ctx.replies
 
     async def push(self, turn: Turn, flow_id: str, lead: tuple[str, dict[str, Any]] | None = None,
@@ -488,6 +489,7 @@ class Engine:
             # Written before the end, so the handoff's own transcript (read up to its end) shows it.
             await desk.record(ctx.conversation_id, [("user", self._echo(ctx.turn, ctx.state)),
                                                     ("system", ctx.t("agent.person_left"))], view.id)
+            ctx.user_recorded = True
             await desk.leave(ctx.conversation_id)
             ctx.state.pop("handoff", None)  # type: ignore[misc]
             ctx.say("agent.left")

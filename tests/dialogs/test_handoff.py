@@ -477,3 +477,10 @@ async def test_a_name_given_earlier_and_typed_again_at_another_question_is_maske
     lines = [text for _, text in await transcript_texts(app, chat.conversation_id)]
     assert not any("买买提" in text for text in lines), lines
     assert sum(mask_name(P4["name"]) in text for text in lines) == 2, lines  # the answer and the retyped one
+
+
+async def test_leaving_the_queue_with_a_word_records_that_word_once(app: App, chat: Chat) -> None:
+    await chat.say("人工")
+    await chat.say("菜单")  # while waiting: leaves the queue, then shows the menu
+    said = [text for author, text in await transcript_texts(app, chat.conversation_id) if author == "user"]
+    assert said == ["人工", "菜单"]
