@@ -80,6 +80,7 @@ class Engine:
                 return ctx.replies
             echo = await self._masked_own(turn, state, self._echo(turn, state), own_password=True)
             await self._turn(ctx)
+            _remember_buttons(ctx)
             unrecorded = ctx.state.pop(UNRECORDED, False)  # type: ignore[misc]
             await self.save(turn.conversation_id, ctx.state)
             if not unrecorded:
@@ -97,6 +98,7 @@ class Engine:
             if ctx.state.get("flow"):
                 self._park(ctx.state)
             await self._start(ctx, flow_id, preset)
+            _remember_buttons(ctx)
             await self.save(turn.conversation_id, ctx.state, touch=False)
             await self._record(turn.conversation_id, [], ctx.replies)
             return ctx.replies
@@ -367,7 +369,12 @@ class Engine:
             ctx.say("error.not_text_idle")
             texts.menu(ctx)
             return
-        if BUTTON_PAYLOAD.fullmatch(ctx.turn.text.strip()):  # an answer button of a finished question
+        picked = self._numbered_button(ctx)
+        if picked is not None and not BUTTON_PAYLOAD.fullmatch(picked):  # "2" for the second button shown
+            name, _, arg = picked[1:].partition(" ")
+            await self._command(ctx, name, arg.strip())
+            return
+        if BUTTON_PAYLOAD.fullmatch(picked or ctx.turn.text.strip()):  # an answer button of a finished question
             ctx.say("error.stale_button_idle")
             texts.menu(ctx)
             return
@@ -379,6 +386,15 @@ class Engine:
             await self._command(ctx, intent.name, "")
         else:
             await self._begin(ctx, self._intent_flows.get(intent.name, intent.name), "")
+
+    @staticmethod
+    def _numbered_button(ctx: Ctx) -> str | None:
+        """The payload of the last message's button that a typed number ("2", "２", "2.") names."""
+        typed = _as_typed(ctx.turn.text or "")
+        shown = ctx.state.get("buttons") or []
+        if typed.isdigit() and 1 <= int(typed) <= len(shown):
+            return str(shown[int(typed) - 1])
+        return None
 
     async def _intent(self, text: str) -> Intent | None:
         result = self._recognise(text)
@@ -601,7 +617,7 @@ class Engine:
         prefix = f"/{slot.name}:"
         if text.startswith(prefix):
             return text[len(prefix):]
-        typed = clean_text(text).rstrip(".、。)）").strip().lower()  # "１", "2.", "Ｙｅｓ" as typed by an IME
+        typed = _as_typed(text).lower()
         for index, choice in enumerate(choices, start=1):
             labels = {clean_text(t(choice.label_key)).lower() for t in self._translators}  # either language
             if typed in (choice.value.lower(), str(index)) or typed in labels:
@@ -796,6 +812,20 @@ def _flow_key(conversation_id: str) -> str:
 
 
 FLOW_KEYS = ("flow", "slots", "asked", "stack")
+
+
+def _as_typed(text: str) -> str:
+    """"１", "2.", "Ｙｅｓ" as an input method types them, for comparing with a button's number or label."""
+    return clean_text(text).rstrip(".、。)）").strip()
+
+
+def _remember_buttons(ctx: Ctx) -> None:
+    """The buttons of the last message sent, so a number typed next picks one, as in a question."""
+    shown = next((reply.buttons for reply in reversed(ctx.replies) if isinstance(reply, Text)), ())
+    if shown:
+        ctx.state["buttons"] = [button.payload for button in shown]
+    elif ctx.replies:
+        ctx.state.pop("buttons", None)  # type: ignore[misc]
 
 
 def _open_slots(state: ConversationState) -> list[dict[str, Any]]:

@@ -99,6 +99,7 @@ class ConversationState(TypedDict, total=False):
     lang: str
     account_id: int | None
     level: str  # the logged-in account's security level when last read
+    buttons: list[str]  # payloads of the last message's buttons: a typed number picks one
     last_active: float
     flow: str | None
     slots: dict[str, Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fakes import P1, Chat, register, texts_of, verify_card
 from flowkit import asked, buttons_of, log_in
 
@@ -83,3 +84,18 @@ async def test_verify_button_runs_identity_verification_alone(app: App, chat: Ch
     assert await asked(app, chat) == (None, None)
     account = await app.services.accounts.find_by_login("wangxm01")
     assert account is not None and account.security_level == "high"
+
+
+@pytest.mark.parametrize("typed", ["1", "１", "1."])
+async def test_a_number_picks_a_button_of_the_last_message_outside_a_question_too(app: App, typed: str) -> None:
+    chat = Chat(app, "rest:numbers")
+    assert buttons_of(await chat.say("/menu"))[0] == "/register"
+    replies = await chat.say(typed)
+    assert T("register.name.prompt") in texts_of(replies)
+
+
+async def test_a_number_with_no_button_behind_it_is_not_understood(app: App) -> None:
+    chat = Chat(app, "rest:numbers2")
+    await chat.say("/menu")
+    replies = await chat.say("42")
+    assert T("error.not_understood") in texts_of(replies)
